@@ -1,0 +1,1 @@
+"""One module per ``uploadbench`` subcommand; see :mod:`harness.cli`."""
