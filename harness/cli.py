@@ -50,7 +50,9 @@ def _load(name: str) -> Command:
     return command
 
 
-def _parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[argparse.ArgumentParser]]:
+def _parser() -> tuple[
+    argparse.ArgumentParser, argparse._SubParsersAction[argparse.ArgumentParser]
+]:
     parser = argparse.ArgumentParser(
         prog="uploadbench",
         description="Benchmark and regression harness for file-upload clients.",

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from uploader.api import Fixes
 
@@ -30,7 +30,7 @@ class VariantSpec:
     spec: str
     kind: str
     name: str  # builtin name, the command template, or "module:attr"
-    fixes: Fixes = Fixes()
+    fixes: Fixes = field(default_factory=Fixes)
 
     @property
     def label(self) -> str:
