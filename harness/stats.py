@@ -1,0 +1,514 @@
+"""Small pure statistics for benchmark verdicts; each function names its method.
+
+The unit of analysis is a *per-repeat summary* (one value per trial, e.g. that trial's
+median latency), never pooled requests: machine noise lives between repeats, and requests
+within one trial are not independent of each other.
+
+Verdict rule (:func:`verdict`), in this order:
+
+1. fewer than ``min_samples`` values on either side -> ``inconclusive`` (never pass or fail);
+2. the ratio of medians (candidate / baseline) and its bootstrap 95% CI: if the CI lies
+   inside ``[1 - min_effect, 1 + min_effect]`` -> ``unchanged``;
+3. if the CI lies wholly beyond the min-effect boundary on one side *and* the two-sided
+   Mann-Whitney U p-value is below ``alpha`` -> ``regressed`` or ``improved`` (by the
+   metric's direction);
+4. anything else -> ``inconclusive``: the CI straddles the boundary, or the test is not
+   significant (3 vs 3 repeats can never reach p < 0.05: the smallest exact two-sided
+   p-value is 0.1).
+
+Why both a test and an effect size: on a shared 2-core CI box the noise is large and a
+nightly gate that cries wolf gets switched off. Significance alone flags tiny real changes;
+the CI-versus-min-effect rule keeps verdicts to changes that matter and says "inconclusive"
+honestly when the data cannot tell. Percentile-bootstrap intervals are too narrow with
+fewer than about 10 repeats, which is why significance is required as well.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Final, Literal
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats as sps
+
+__all__ = [
+    "PERCENTILE_METHOD",
+    "Interval",
+    "MannWhitney",
+    "Noise",
+    "Verdict",
+    "VerdictName",
+    "bootstrap_median_ci",
+    "bootstrap_ratio_ci",
+    "coefficient_of_variation",
+    "detection_rate",
+    "mann_whitney_u",
+    "median",
+    "median_abs_deviation",
+    "min_p_value",
+    "noise",
+    "percentile",
+    "percentiles",
+    "ratio_of_medians",
+    "relative_effect",
+    "repeats_needed_normal",
+    "repeats_needed_simulated",
+    "robust_cv",
+    "verdict",
+]
+
+VerdictName = Literal["regressed", "improved", "unchanged", "inconclusive"]
+
+# numpy's default, Hyndman & Fan (1996) definition 7: linear interpolation between order
+# statistics, the same as R's default and the worker's latency percentiles.
+PERCENTILE_METHOD: Final = "linear"
+
+# Enough resamples for a stable 95% percentile interval (asv and scipy use 10_000; half of
+# it keeps a full comparison of many metrics under a second).
+_DEFAULT_RESAMPLES = 5000
+
+Samples = Sequence[float] | npt.NDArray[np.float64]
+
+
+def _array(samples: Samples) -> npt.NDArray[np.float64]:
+    values = np.asarray(samples, dtype=np.float64)
+    if values.ndim != 1:
+        raise ValueError("samples must be one-dimensional")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("samples must be finite numbers")
+    return values
+
+
+def percentile(samples: Samples, q: float) -> float:
+    """The ``q``-th percentile (0..100), Hyndman & Fan definition 7 (numpy ``linear``)."""
+    values = _array(samples)
+    if values.size == 0:
+        raise ValueError("percentile of no samples")
+    if not 0.0 <= q <= 100.0:
+        raise ValueError(f"percentile must be within 0..100, got {q}")
+    return float(np.percentile(values, q, method=PERCENTILE_METHOD))
+
+
+def percentiles(samples: Samples, qs: Sequence[float] = (50.0, 90.0, 99.0)) -> dict[float, float]:
+    """Several percentiles at once, same definition as :func:`percentile`."""
+    return {float(q): percentile(samples, q) for q in qs}
+
+
+def median(samples: Samples) -> float:
+    """The sample median (mean of the two middle values for an even count)."""
+    values = _array(samples)
+    if values.size == 0:
+        raise ValueError("median of no samples")
+    return float(np.median(values))
+
+
+def ratio_of_medians(baseline: Samples, candidate: Samples) -> float | None:
+    """``median(candidate) / median(baseline)``; None when the baseline median is 0."""
+    base = median(baseline)
+    if base == 0.0:
+        return None
+    return median(candidate) / base
+
+
+def relative_effect(baseline: Samples, candidate: Samples) -> float | None:
+    """Relative change of the medians, ``ratio_of_medians - 1`` (+0.2 = 20% larger)."""
+    ratio = ratio_of_medians(baseline, candidate)
+    return None if ratio is None else ratio - 1.0
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A confidence interval and how it was computed."""
+
+    low: float
+    high: float
+    confidence: float
+    method: str
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+def bootstrap_median_ci(
+    samples: Samples,
+    *,
+    rng: np.random.Generator,
+    confidence: float = 0.95,
+    n_resamples: int = _DEFAULT_RESAMPLES,
+) -> Interval:
+    """CI of the median: percentile bootstrap (``scipy.stats.bootstrap``, ``percentile``).
+
+    Percentile rather than BCa because BCa's jackknife fails on the tied, tiny samples
+    benchmarks produce; with fewer than ~10 values treat the interval as descriptive.
+    """
+    values = _array(samples)
+    if values.size == 0:
+        raise ValueError("confidence interval of no samples")
+    result = sps.bootstrap(
+        (values,),
+        np.median,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=True,
+        rng=rng,
+    )
+    ci = result.confidence_interval
+    return Interval(float(ci.low), float(ci.high), confidence, "percentile bootstrap of the median")
+
+
+def _ratio_statistic(
+    candidate: npt.NDArray[np.float64], baseline: npt.NDArray[np.float64], axis: int = -1
+) -> npt.NDArray[np.float64]:
+    # A resample whose baseline median is 0 has no ratio; nan makes the interval undefined
+    # instead of silently infinite.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        base = np.median(baseline, axis=axis)
+        ratio = np.median(candidate, axis=axis) / base
+    result: npt.NDArray[np.float64] = np.where(base == 0.0, np.nan, ratio)
+    return result
+
+
+def bootstrap_ratio_ci(
+    baseline: Samples,
+    candidate: Samples,
+    *,
+    rng: np.random.Generator,
+    confidence: float = 0.95,
+    n_resamples: int = _DEFAULT_RESAMPLES,
+) -> Interval | None:
+    """CI of ``median(candidate) / median(baseline)``: two-sample percentile bootstrap.
+
+    Each side is resampled independently (``scipy.stats.bootstrap``, ``paired=False``).
+    Returns None when the ratio is undefined in some resamples (a baseline median of 0).
+    """
+    base = _array(baseline)
+    cand = _array(candidate)
+    if base.size == 0 or cand.size == 0:
+        raise ValueError("confidence interval of no samples")
+    if np.median(base) == 0.0:
+        return None
+    result = sps.bootstrap(
+        (cand, base),
+        _ratio_statistic,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=True,
+        rng=rng,
+    )
+    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return None
+    return Interval(low, high, confidence, "percentile bootstrap of the ratio of medians")
+
+
+@dataclass(frozen=True)
+class MannWhitney:
+    """Result of the two-sided Mann-Whitney U test."""
+
+    u: float
+    p_value: float
+    method: str
+
+
+def mann_whitney_u(baseline: Samples, candidate: Samples) -> MannWhitney:
+    """Two-sided Mann-Whitney U test (``scipy.stats.mannwhitneyu``, ``method="auto"``).
+
+    scipy uses the exact distribution for small samples without ties and the normal
+    approximation (tie- and continuity-corrected) otherwise. Identical constant samples
+    give p = 1.
+    """
+    base = _array(baseline)
+    cand = _array(candidate)
+    if base.size == 0 or cand.size == 0:
+        raise ValueError("Mann-Whitney U of no samples")
+    if np.all(base == base[0]) and np.all(cand == base[0]):
+        return MannWhitney(base.size * cand.size / 2.0, 1.0, "all values equal")
+    result = sps.mannwhitneyu(cand, base, alternative="two-sided", method="auto")
+    p = float(result.pvalue)
+    return MannWhitney(float(result.statistic), 1.0 if math.isnan(p) else p, "Mann-Whitney U")
+
+
+def min_p_value(n_baseline: int, n_candidate: int) -> float:
+    """Smallest two-sided p the exact Mann-Whitney U test can give: ``2 / C(n+m, n)``.
+
+    3 vs 3 gives 0.1 (never significant at 0.05), 4 vs 4 gives 0.029, 6 vs 6 gives 0.0022.
+    """
+    if n_baseline < 1 or n_candidate < 1:
+        return 1.0
+    return min(1.0, 2.0 / math.comb(n_baseline + n_candidate, n_baseline))
+
+
+def coefficient_of_variation(samples: Samples) -> float | None:
+    """Sample standard deviation (ddof=1) over the mean; None below 2 values or mean 0."""
+    values = _array(samples)
+    if values.size < 2:
+        return None
+    mean = float(np.mean(values))
+    if mean == 0.0:
+        return None
+    return float(np.std(values, ddof=1)) / abs(mean)
+
+
+def median_abs_deviation(samples: Samples) -> float:
+    """MAD scaled to the normal standard deviation (``scipy.stats.median_abs_deviation``,
+    ``scale="normal"``, i.e. x 1.4826)."""
+    values = _array(samples)
+    if values.size == 0:
+        raise ValueError("MAD of no samples")
+    return float(sps.median_abs_deviation(values, scale="normal"))
+
+
+def robust_cv(samples: Samples) -> float | None:
+    """Robust coefficient of variation: normal-scaled MAD over the median (outlier-proof)."""
+    values = _array(samples)
+    if values.size < 2:
+        return None
+    mid = float(np.median(values))
+    if mid == 0.0:
+        return None
+    return median_abs_deviation(values) / abs(mid)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """How noisy a metric is across repeats."""
+
+    n: int
+    median: float
+    cv: float | None
+    robust_cv: float | None
+    mad: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def noise(samples: Samples) -> Noise:
+    """Noise estimate of per-repeat values: CV (std/mean) and robust CV (MAD/median)."""
+    values = _array(samples)
+    if values.size == 0:
+        raise ValueError("noise of no samples")
+    return Noise(
+        n=int(values.size),
+        median=float(np.median(values)),
+        cv=coefficient_of_variation(values),
+        robust_cv=robust_cv(values),
+        mad=median_abs_deviation(values),
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of comparing a candidate's samples with a baseline's."""
+
+    verdict: VerdictName
+    ratio: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    n_baseline: int
+    n_candidate: int
+    median_baseline: float | None
+    median_candidate: float | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.0f}%" if abs(x * 100 - round(x * 100)) < 1e-9 else f"{x * 100:.1f}%"
+
+
+def verdict(
+    baseline: Samples,
+    candidate: Samples,
+    *,
+    higher_is_better: bool,
+    rng: np.random.Generator,
+    min_effect: float = 0.05,
+    alpha: float = 0.05,
+    min_samples: int = 3,
+    confidence: float = 0.95,
+    n_resamples: int = _DEFAULT_RESAMPLES,
+) -> Verdict:
+    """Regressed, improved, unchanged or inconclusive; the reason names the deciding rule.
+
+    Method: ratio of medians with a percentile-bootstrap CI, two-sided Mann-Whitney U, and
+    a minimum relative effect (see the module docstring for the rule order). When the
+    baseline median is 0 the ratio is undefined and only the U test (plus the direction of
+    the medians) can decide a change; two constant, equal samples are ``unchanged``.
+    """
+    if min_samples < 2:
+        raise ValueError("min_samples must be at least 2")
+    if not 0.0 <= min_effect < 1.0:
+        raise ValueError("min_effect must be within [0, 1)")
+    base = _array(baseline)
+    cand = _array(candidate)
+    nb, nc = int(base.size), int(cand.size)
+    med_b = float(np.median(base)) if nb else None
+    med_c = float(np.median(cand)) if nc else None
+
+    def make(
+        name: VerdictName,
+        reason: str,
+        p: float | None = None,
+        ratio: float | None = None,
+        ci: Interval | None = None,
+    ) -> Verdict:
+        low = None if ci is None else ci.low
+        high = None if ci is None else ci.high
+        return Verdict(name, ratio, low, high, p, nb, nc, med_b, med_c, reason)
+
+    if med_b is None or med_c is None or nb < min_samples or nc < min_samples:
+        return make(
+            "inconclusive",
+            f"too few samples: {nb} baseline vs {nc} candidate (need >= {min_samples} each)",
+        )
+    p = mann_whitney_u(base, cand).p_value
+    significant = p < alpha
+    p_text = f"Mann-Whitney p={p:.3g}"
+
+    def direction(worse: bool) -> VerdictName:
+        return "regressed" if worse else "improved"
+
+    if med_b == 0.0:
+        if np.all(base == 0.0) and np.all(cand == 0.0):
+            return make("unchanged", "both sides are 0 in every sample", p)
+        if significant and med_c != med_b:
+            worse = (med_c < med_b) if higher_is_better else (med_c > med_b)
+            return make(
+                direction(worse),
+                f"baseline median is 0 (no ratio); {p_text} < {alpha} "
+                f"and the candidate median is {med_c:.4g}",
+                p,
+            )
+        return make(
+            "inconclusive",
+            f"baseline median is 0 (no ratio) and {p_text} shows no shift of the median",
+            p,
+        )
+
+    ratio = med_c / med_b
+    ci = bootstrap_ratio_ci(base, cand, rng=rng, confidence=confidence, n_resamples=n_resamples)
+    if ci is None:
+        return make(
+            "inconclusive",
+            "ratio CI undefined: the baseline median is 0 in some resamples",
+            p,
+            ratio,
+        )
+    ci_text = f"{confidence:.0%} CI of the ratio [{ci.low:.3f}, {ci.high:.3f}]"
+    if 1.0 - min_effect <= ci.low and ci.high <= 1.0 + min_effect:
+        return make("unchanged", f"{ci_text} lies inside ±{_pct(min_effect)}", p, ratio, ci)
+    above = ci.low > 1.0 + min_effect
+    below = ci.high < 1.0 - min_effect
+    if above or below:
+        side = f"above +{_pct(min_effect)}" if above else f"below -{_pct(min_effect)}"
+        if significant:
+            worse = below if higher_is_better else above
+            return make(
+                direction(worse), f"{ci_text} lies {side} and {p_text} < {alpha}", p, ratio, ci
+            )
+        floor = min_p_value(nb, nc)
+        hint = (
+            f"; {nb} vs {nc} samples can never reach p < {alpha} (smallest p {floor:.3g})"
+            if floor >= alpha
+            else ""
+        )
+        return make(
+            "inconclusive", f"{ci_text} lies {side} but {p_text} >= {alpha}{hint}", p, ratio, ci
+        )
+    return make(
+        "inconclusive",
+        f"{ci_text} straddles the ±{_pct(min_effect)} boundary ({p_text})",
+        p,
+        ratio,
+        ci,
+    )
+
+
+def repeats_needed_normal(
+    cv: float, effect: float = 0.10, *, alpha: float = 0.05, power: float = 0.80
+) -> int:
+    """Repeats per side to detect a relative shift ``effect`` given noise ``cv``.
+
+    Method: normal approximation for a two-sided two-sample test,
+    ``n = 2 (z_{1-alpha/2} + z_{power})^2 (cv / effect)^2``, divided by the Mann-Whitney U
+    test's asymptotic relative efficiency under normality (3/pi), and never below the
+    smallest n whose exact U test can reach ``alpha`` at all.
+    """
+    if cv < 0 or effect <= 0:
+        raise ValueError("cv must be >= 0 and effect > 0")
+    z = float(sps.norm.ppf(1.0 - alpha / 2.0) + sps.norm.ppf(power))
+    n = math.ceil(2.0 * z * z * (cv / effect) ** 2 / (3.0 / math.pi))
+    floor = 2
+    while min_p_value(floor, floor) >= alpha:
+        floor += 1
+    return max(n, floor)
+
+
+def detection_rate(
+    samples: Samples,
+    n: int,
+    *,
+    effect: float,
+    rng: np.random.Generator,
+    alpha: float = 0.05,
+    min_effect: float = 0.05,
+    simulations: int = 400,
+) -> float:
+    """Share of simulated n-vs-n comparisons that flag a shift of ``effect``.
+
+    Method: bootstrap simulation from the observed A/A samples: each side draws n values
+    with replacement; the candidate's are multiplied by ``1 + effect``. A comparison counts
+    as detected when the two-sided Mann-Whitney U p < ``alpha`` and the ratio of medians
+    is beyond ``min_effect`` (the verdict's rule with the point estimate standing in for
+    the CI, so it is slightly optimistic).
+    """
+    values = _array(samples)
+    if values.size < 2 or n < 2:
+        raise ValueError("need at least 2 observed samples and n >= 2")
+    a = rng.choice(values, size=(simulations, n), replace=True)
+    b = rng.choice(values, size=(simulations, n), replace=True) * (1.0 + effect)
+    # ties between resampled values are common; the asymptotic method handles them in bulk
+    p = sps.mannwhitneyu(b, a, alternative="two-sided", method="asymptotic", axis=1).pvalue
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.median(b, axis=1) / np.median(a, axis=1)
+    big = np.abs(ratio - 1.0) > min_effect
+    hit = np.nan_to_num(p, nan=1.0) < alpha
+    return float(np.mean(hit & big))
+
+
+def repeats_needed_simulated(
+    samples: Samples,
+    *,
+    effect: float = 0.10,
+    rng: np.random.Generator,
+    alpha: float = 0.05,
+    power: float = 0.80,
+    min_effect: float = 0.05,
+    max_n: int = 50,
+    simulations: int = 400,
+) -> int | None:
+    """Smallest n (per side) whose :func:`detection_rate` reaches ``power``; None if > max_n."""
+    for n in range(3, max_n + 1):
+        if min_p_value(n, n) >= alpha:
+            continue
+        rate = detection_rate(
+            samples,
+            n,
+            effect=effect,
+            rng=rng,
+            alpha=alpha,
+            min_effect=min_effect,
+            simulations=simulations,
+        )
+        if rate >= power:
+            return n
+    return None
