@@ -20,6 +20,7 @@ __all__ = [
     "Fit",
     "MemoryRow",
     "fit_peak_vs_size",
+    "memory_metric_rows",
     "memory_row",
     "memory_slope_by_variant",
     "peaks_by_variant_and_size",
@@ -181,3 +182,20 @@ def memory_row(
         baseline_peak_bytes=int(statistics.median(base)),
         candidate_peak_bytes=int(statistics.median(cand)),
     )
+
+
+def memory_metric_rows(trials: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, float]]]:
+    """Per variant, the metric rows that memory thresholds read: one ``heap_peak_bytes`` row
+    per profiled trial and one ``memory_slope`` row where a fit exists.
+
+    Append them to the timing trials' rows before :func:`harness.thresholds.evaluate_thresholds`:
+    the rows carry no timing key, so no timing median can pick them up, and ``memory_slope``
+    exists only here.
+    """
+    rows: dict[str, list[dict[str, float]]] = defaultdict(list)
+    for variant, by_size in peaks_by_variant_and_size(trials).items():
+        for size in sorted(by_size):
+            rows[variant].extend({"heap_peak_bytes": float(peak)} for peak in by_size[size])
+    for variant, fit in memory_slope_by_variant(trials).items():
+        rows[variant].append({"memory_slope": fit.slope})
+    return dict(rows)

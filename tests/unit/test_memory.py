@@ -10,6 +10,7 @@ import pytest
 from harness.memory import (
     INVESTIGATION_SIZE_BYTES,
     fit_peak_vs_size,
+    memory_metric_rows,
     memory_row,
     memory_slope_by_variant,
     peaks_by_variant_and_size,
@@ -122,3 +123,19 @@ def test_memory_row_is_none_without_both_sides() -> None:
     only_sync = [t for t in sweep() if t["variant"] == "sync"]
     assert memory_row(only_sync) is None
     assert memory_row(sweep(), size_bytes=7) is None
+
+
+def test_memory_rows_feed_memory_thresholds_and_nothing_else() -> None:
+    from harness.thresholds import evaluate_thresholds, parse_threshold
+
+    trials = sweep()
+    rows = memory_metric_rows(trials)
+    assert all(set(row) <= {"heap_peak_bytes", "memory_slope"} for r in rows.values() for row in r)
+    timing_rows = {"async": [{"wall_s": 1.0}], "sync": [{"wall_s": 3.0}]}
+    per_variant = {v: timing_rows[v] + rows[v] for v in ("async", "sync")}
+    texts = ["async.memory_slope < 0.05", "sync.memory_slope > 0.9", "async.heap < 8MiB"]
+    results = evaluate_thresholds([parse_threshold(t) for t in texts], per_variant)
+    assert [r.passed for r in results] == [True, True, True]
+    assert results[0].measured == pytest.approx(memory_slope_by_variant(trials)["async"].slope)
+    (wall,) = evaluate_thresholds([parse_threshold("async.wall_s < 2s")], per_variant)
+    assert wall.measured == 1.0
