@@ -1,0 +1,313 @@
+"""Run history: per-repeat summaries of every finished run, one plain JSON file per run and
+scenario, under ``reports/history/<scenario-hash>/<run-id>.json``.
+
+Why one file per run: two writers (two CI jobs, a run and a merge) never touch the same
+file, each file is written atomically (temp file + ``os.replace``), and histories from
+different CI runners merge by copying folders. A corrupt file costs only itself: loading a
+whole history skips it and reports it by name; asking for that run by id raises
+:class:`ResultsError` naming it.
+
+History file format (bump :data:`HISTORY_VERSION` on incompatible change; readers skip
+versions they do not know):
+
+- 1: ``{history_version, run_id, started_at, scenario, scenario_hash, fingerprint,
+  git_commit, baseline, groups: [{provider, variant, concurrency, samples: {metric:
+  [per-repeat values]}}]}``
+
+Samples are the per-repeat values of each metric from the timing trials (ok, not warm-up,
+not profiled) -- except ``heap_peak_bytes``, which exists only in profiled trials and is
+taken from those.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ResultsError
+from harness.results import METRIC_NAMES, atomic_write_text, timing_trials
+
+__all__ = [
+    "HISTORY_VERSION",
+    "GroupKey",
+    "HistoryEntry",
+    "HistoryLoad",
+    "append_run",
+    "history_root",
+    "load_entry",
+    "load_history",
+    "scenario_samples",
+    "select_comparable",
+    "summarize_run",
+]
+
+HISTORY_VERSION = 1
+HISTORY_DIR = "history"
+
+# (provider, variant, concurrency): the unit that has repeats in one run.
+GroupKey = tuple[str, str, int]
+Samples = dict[GroupKey, dict[str, list[float]]]
+
+# Profiled trials run under memray: their timings are never used, only their heap peak.
+_PROFILE_ONLY_METRICS = ("heap_peak_bytes",)
+# Run ids and hashes become file names: keep them to a safe alphabet.
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def history_root(reports_dir: Path) -> Path:
+    """The history folder inside a reports folder (``reports/history``)."""
+    return reports_dir / HISTORY_DIR
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _group_key(trial: Mapping[str, Any]) -> GroupKey:
+    return (str(trial.get("provider") or ""), str(trial["variant"]), int(trial["concurrency"]))
+
+
+def scenario_samples(scenario: Mapping[str, Any]) -> Samples:
+    """Per-repeat metric values of one results scenario, grouped by (provider, variant,
+    concurrency), in trial order. Nulls (not applicable) are left out."""
+    samples: Samples = {}
+
+    def add(trial: Mapping[str, Any], metrics: Iterable[str]) -> None:
+        values = trial.get("metrics") or {}
+        group = samples.setdefault(_group_key(trial), {})
+        for metric in metrics:
+            number = _number(values.get(metric))
+            if number is not None:
+                group.setdefault(metric, []).append(number)
+
+    timing_metrics = [m for m in METRIC_NAMES if m not in _PROFILE_ONLY_METRICS]
+    for trial in timing_trials(scenario):
+        add(trial, timing_metrics)
+    for trial in scenario["trials"]:
+        if trial.get("status") == "ok" and trial.get("profiled") and not trial.get("warmup"):
+            add(trial, _PROFILE_ONLY_METRICS)
+    return samples
+
+
+def _check_name(kind: str, value: str) -> str:
+    if not _SAFE_NAME.match(value):
+        raise ResultsError(f"{kind} {value!r} cannot name a history file")
+    return value
+
+
+def summarize_run(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The history records of a results document: one per scenario (pure)."""
+    env = results.get("environment") or {}
+    records = []
+    for scenario in results["scenarios"]:
+        samples = scenario_samples(scenario)
+        groups = [
+            {
+                "provider": provider,
+                "variant": variant,
+                "concurrency": concurrency,
+                "samples": {m: samples[key][m] for m in METRIC_NAMES if m in samples[key]},
+            }
+            for key in sorted(samples)
+            for provider, variant, concurrency in [key]
+        ]
+        records.append(
+            {
+                "history_version": HISTORY_VERSION,
+                "run_id": results["run_id"],
+                "started_at": results["started_at"],
+                "scenario": scenario["name"],
+                "scenario_hash": scenario["hash"],
+                "fingerprint": env.get("fingerprint"),
+                "git_commit": env.get("git_commit"),
+                "baseline": scenario.get("baseline", "sync"),
+                "groups": groups,
+            }
+        )
+    return records
+
+
+def append_run(
+    root: Path, results: Mapping[str, Any], *, allow_incomplete: bool = False
+) -> list[Path]:
+    """Add a run to the history under ``root``; returns the files written.
+
+    Idempotent (re-adding a run rewrites the same files). Refuses shards -- merge them first
+    so history holds whole runs -- and, unless ``allow_incomplete``, runs that did not finish.
+    """
+    run_id = _check_name("run id", str(results["run_id"]))
+    if results.get("shard"):
+        raise ResultsError(
+            f"run {run_id} is one shard; merge the shards (uploadbench merge) before adding "
+            "it to history"
+        )
+    if not results.get("complete", False) and not allow_incomplete:
+        raise ResultsError(f"run {run_id} is incomplete; not added to history")
+    written = []
+    for record in summarize_run(results):
+        folder = root / _check_name("scenario hash", str(record["scenario_hash"]))
+        path = folder / f"{run_id}.json"
+        atomic_write_text(path, json.dumps(record, indent=1, allow_nan=False) + "\n")
+        written.append(path)
+    return written
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One run of one scenario, as stored in history."""
+
+    run_id: str
+    started_at: str
+    scenario: str
+    scenario_hash: str
+    fingerprint: str | None
+    git_commit: str | None
+    baseline: str
+    path: Path
+    groups: Mapping[GroupKey, Mapping[str, tuple[float, ...]]] = field(repr=False)
+
+    def samples(self, key: GroupKey, metric: str) -> tuple[float, ...]:
+        """Per-repeat values of ``metric`` for one group (empty when not measured)."""
+        return self.groups.get(key, {}).get(metric, ())
+
+
+def _parse_entry(doc: Any, path: Path) -> HistoryEntry:
+    if not isinstance(doc, dict):
+        raise ResultsError(f"{path}: not a history record (top level is not an object)")
+    version = doc.get("history_version")
+    if version != HISTORY_VERSION:
+        raise ResultsError(
+            f"{path}: unknown history_version {version!r}; this uploadbench reads {HISTORY_VERSION}"
+        )
+    try:
+        groups: dict[GroupKey, dict[str, tuple[float, ...]]] = {}
+        for group in doc["groups"]:
+            key = (str(group["provider"]), str(group["variant"]), int(group["concurrency"]))
+            values: dict[str, tuple[float, ...]] = {}
+            for metric, raw in group["samples"].items():
+                numbers = tuple(_number(v) for v in raw)
+                if any(n is None for n in numbers):
+                    raise ValueError(f"non-numeric sample in {metric}")
+                values[str(metric)] = tuple(n for n in numbers if n is not None)
+            groups[key] = values
+        return HistoryEntry(
+            run_id=str(doc["run_id"]),
+            started_at=str(doc["started_at"]),
+            scenario=str(doc["scenario"]),
+            scenario_hash=str(doc["scenario_hash"]),
+            fingerprint=None if doc.get("fingerprint") is None else str(doc["fingerprint"]),
+            git_commit=None if doc.get("git_commit") is None else str(doc["git_commit"]),
+            baseline=str(doc.get("baseline") or "sync"),
+            path=path,
+            groups=groups,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ResultsError(f"{path}: malformed history record ({exc})") from None
+
+
+def load_entry(path: Path) -> HistoryEntry:
+    """Load one history file; :class:`ResultsError` names it when missing or corrupt."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such history file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read: {exc}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    return _parse_entry(doc, path)
+
+
+@dataclass(frozen=True)
+class HistoryLoad:
+    """The readable entries, oldest first, and one warning per file that was skipped."""
+
+    entries: tuple[HistoryEntry, ...]
+    warnings: tuple[str, ...]
+
+
+def _history_files(root: Path, scenario_hash: str | None) -> list[Path]:
+    if not root.is_dir():
+        return []
+    folders = [root / scenario_hash] if scenario_hash is not None else sorted(root.iterdir())
+    files: list[Path] = []
+    for folder in folders:
+        if folder.is_dir():
+            # dot-files are other writers' temp files in flight
+            files.extend(p for p in sorted(folder.glob("*.json")) if not p.name.startswith("."))
+    return files
+
+
+def load_history(
+    root: Path, *, scenario_hash: str | None = None, run_id: str | None = None
+) -> HistoryLoad:
+    """Load the history under ``root`` (of one scenario hash if given), oldest first.
+
+    Corrupt or unknown files are skipped with a warning naming them, except the file of
+    ``run_id`` when one is asked for: that one raises :class:`ResultsError`.
+    """
+    entries: list[HistoryEntry] = []
+    warnings: list[str] = []
+    for path in _history_files(root, scenario_hash):
+        try:
+            entries.append(load_entry(path))
+        except ResultsError as err:
+            if run_id is not None and path.stem == run_id:
+                raise
+            warnings.append(f"skipped {err}")
+    entries.sort(key=lambda e: (e.started_at, e.run_id))
+    return HistoryLoad(tuple(entries), tuple(warnings))
+
+
+def select_comparable(
+    entries: Sequence[HistoryEntry],
+    *,
+    scenario_hash: str,
+    fingerprint: str | None,
+    exclude_run_id: str | None = None,
+    before: str | None = None,
+    last: int = 5,
+    any_environment: bool = False,
+) -> tuple[list[HistoryEntry], str]:
+    """The last ``last`` runs comparable with a run, and a sentence saying what was chosen
+    or, when nothing is, why (different scenario definition or environment fingerprint).
+
+    ``before`` (a ``started_at`` stamp) keeps only older runs, so re-comparing an old run
+    never uses its own future.
+    """
+    if last < 1:
+        raise ValueError("last must be >= 1")
+    pool = [
+        e
+        for e in entries
+        if e.run_id != exclude_run_id and (before is None or e.started_at < before)
+    ]
+    if not pool:
+        return [], "no earlier runs in history"
+    same_hash = [e for e in pool if e.scenario_hash == scenario_hash]
+    if not same_hash:
+        return [], (
+            f"none of {len(pool)} earlier runs used this scenario definition (hash "
+            f"{scenario_hash[:12]})"
+        )
+    same_env = [e for e in same_hash if any_environment or e.fingerprint == fingerprint]
+    if not same_env:
+        others = sorted({str(e.fingerprint) for e in same_hash})
+        return [], (
+            f"{len(same_hash)} earlier runs used this scenario but another environment "
+            f"(fingerprint {', '.join(others)}; this run {fingerprint}): timings across "
+            "machines or package versions are not comparable"
+        )
+    chosen = same_env[-last:]
+    ids = ", ".join(e.run_id for e in chosen)
+    return chosen, f"last {len(chosen)} comparable runs: {ids}"
