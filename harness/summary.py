@@ -100,6 +100,13 @@ def _values(trials: Sequence[Mapping[str, Any]], metric: str) -> list[float]:
     return [float(v) for t in trials if isinstance(v := t["metrics"].get(metric), int | float)]
 
 
+def _single(concs: Mapping[tuple[str, str], set[int]], row: SummaryRow) -> bool:
+    """True for a row of a variant that runs at one concurrency while others run at more
+    (it is compared at theirs, so it gets no threshold group of its own)."""
+    others = {c for (p, _), cs in concs.items() if p == row.provider for c in cs}
+    return len(concs[(row.provider, row.variant)]) == 1 and len(others) > 1
+
+
 def _thresholds_of(scenario: Mapping[str, Any]) -> list[Threshold]:
     raw = (scenario.get("definition") or {}).get("thresholds") or []
     variants = (scenario.get("definition") or {}).get("variants")
@@ -124,11 +131,22 @@ def _summarize_scenario(
     for trial in timing_trials(scenario):
         group = (str(trial.get("provider")), int(trial["concurrency"]))
         measured[group][str(trial["variant"])].append(trial)
+    concs: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for provider, concurrency, variant in order:
+        concs[(provider, variant)].add(concurrency)
+
+    def cell(provider: str, concurrency: int, variant: str) -> list[dict[str, Any]]:
+        # A variant that runs at one concurrency only (the sequential sync baseline runs at
+        # c=1) stands in at every concurrency of its provider.
+        only = concs[(provider, variant)]
+        if concurrency not in only and len(only) == 1:
+            concurrency = next(iter(only))
+        return measured[(provider, concurrency)].get(variant, [])
 
     rows: list[SummaryRow] = []
     for provider, concurrency, variant in order:
-        trials = measured[(provider, concurrency)].get(variant, [])
-        base = measured[(provider, concurrency)].get(baseline, [])
+        trials = cell(provider, concurrency, variant)
+        base = cell(provider, concurrency, baseline)
         ratio = None
         base_tp = _values(base, "throughput_bytes_per_s")
         mine_tp = _values(trials, "throughput_bytes_per_s")
@@ -158,10 +176,12 @@ def _summarize_scenario(
     outcomes: list[ThresholdOutcome] = []
     if checks:
         profiled = [t for t in scenario["trials"] if t.get("profiled") and t["status"] == "ok"]
-        for provider, concurrency in sorted({(r.provider, r.concurrency) for r in rows}):
+        variants = sorted({r.variant for r in rows})
+        groups = sorted({(r.provider, r.concurrency) for r in rows if not _single(concs, r)})
+        for provider, concurrency in groups or sorted({(r.provider, r.concurrency) for r in rows}):
             per_variant: dict[str, list[Mapping[str, float]]] = {
-                variant: [t["metrics"] for t in trials]
-                for variant, trials in measured[(provider, concurrency)].items()
+                variant: [t["metrics"] for t in cell(provider, concurrency, variant)]
+                for variant in variants
             }
             mine = [
                 t
