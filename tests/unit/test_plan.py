@@ -1,0 +1,115 @@
+"""Trial order (warm-ups, interleaved repeats, profiled last) and deterministic shards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from harness import plan as plan_module
+from harness.errors import HarnessError
+from harness.plan import Trial, plan_trials, shard
+from harness.scenario import Scenario, scenario_from_dict
+
+
+def make(name: str = "s", **overrides: Any) -> Scenario:
+    data: dict[str, Any] = {
+        "name": name,
+        "files": {"count": 1, "sizes": ["1KiB"]},
+        "variants": ["sync", "async"],
+        "concurrency": [1, 4],
+        "repeats": 2,
+        "warmups": 1,
+    }
+    data.update(overrides)
+    return scenario_from_dict(data)
+
+
+def cells(trials: list[Trial]) -> list[tuple[str, int, int, str]]:
+    role = lambda t: "warmup" if t.warmup else "profile" if t.profiled else "measured"  # noqa: E731
+    return [(t.variant, t.concurrency, t.repeat, role(t)) for t in trials]
+
+
+def test_order_warmups_interleaved_repeats_then_profiled() -> None:
+    trials = plan_trials([make()])
+    assert cells(trials) == [
+        ("sync", 1, 0, "warmup"),
+        ("async", 1, 0, "warmup"),
+        ("async", 4, 0, "warmup"),
+        ("sync", 1, 0, "measured"),
+        ("async", 1, 0, "measured"),
+        ("async", 4, 0, "measured"),
+        ("sync", 1, 1, "measured"),
+        ("async", 1, 1, "measured"),
+        ("async", 4, 1, "measured"),
+        ("sync", 1, 0, "profile"),
+        ("async", 1, 0, "profile"),
+        ("async", 4, 0, "profile"),
+    ]
+    assert [t.index for t in trials] == list(range(len(trials)))
+    assert {t.scenario for t in trials} == {"s"}
+    assert {t.provider for t in trials} == {"supabase"}
+    assert [t.measured for t in trials].count(True) == 6
+
+
+def test_keys_are_unique_and_stable() -> None:
+    trials = plan_trials([make(), make("t", providers=[{"kind": "kimi"}, {"kind": "glm"}])])
+    keys = [t.key for t in trials]
+    assert len(set(keys)) == len(keys)
+    assert keys[0] == "s|supabase|sync|c=1|r=0|warmup"
+    assert "s|supabase|async|c=4|r=1" in keys
+    assert "s|supabase|async|c=4|r=0|profile" in keys
+    assert keys == [
+        t.key
+        for t in plan_trials([make(), make("t", providers=[{"kind": "kimi"}, {"kind": "glm"}])])
+    ]
+    assert all(t.scenario_hash == make().hash for t in trials if t.scenario == "s")
+    # providers run one after the other, each with its own warm-ups
+    t_providers = [t.provider for t in trials if t.scenario == "t"]
+    assert t_providers == sorted(t_providers, key=["kimi", "glm"].index)
+
+
+def test_no_profile_quick_repeats_and_filter() -> None:
+    s = make(profile=False, repeats=5, warmups=2, variants=["sync", "naive-async", "async"])
+    assert not any(t.profiled for t in plan_trials([s]))
+    assert len(plan_trials([s])) == (2 + 5) * (1 + 2 + 2)
+    quick = plan_trials([s], quick=True)
+    assert not any(t.warmup for t in quick)
+    assert max(t.repeat for t in quick) == 1
+    assert len(plan_trials([s], repeats_override=1)) == (2 + 1) * 5
+    only = plan_trials([s], variants_filter=["async"])
+    assert {t.variant for t in only} == {"async"}
+    with pytest.raises(HarnessError, match="--variant 'turbo' is in no scenario"):
+        plan_trials([s], variants_filter=["turbo"])
+    with pytest.raises(HarnessError, match="--repeats"):
+        plan_trials([s], repeats_override=0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_shards_are_disjoint_cover_everything_and_are_deterministic(n: int) -> None:
+    trials = plan_trials([make(), make("t", concurrency=[1, 2, 8], repeats=3)])
+    shards = [shard(trials, k, n) for k in range(1, n + 1)]
+    keys = [t.key for part in shards for t in part]
+    assert len(keys) == len(set(keys)) == len(trials)
+    assert sorted(t.index for part in shards for t in part) == [t.index for t in trials]
+    assert shards == [shard(trials, k, n) for k in range(1, n + 1)]
+    # each shard keeps run order, and sizes differ by at most one
+    for part in shards:
+        assert [t.index for t in part] == sorted(t.index for t in part)
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 2), (3, 2), (1, 0)])
+def test_bad_shard(k: int, n: int) -> None:
+    with pytest.raises(HarnessError, match="K/N"):
+        shard([], k, n)
+
+
+def test_public_names() -> None:
+    assert set(plan_module.__all__) == {
+        "QUICK_REPEATS",
+        "Trial",
+        "plan_trials",
+        "shard",
+        "variant_concurrencies",
+    }
