@@ -1,0 +1,335 @@
+"""Matplotlib figures as inline SVG strings, deterministic and lean.
+
+Figures are built with :class:`matplotlib.figure.Figure` (never pyplot, which keeps global
+figure state) under an ``rc_context``, so rendering changes no global setting. Each SVG gets
+its own ``svg.hashsalt``: ids stay reproducible and never collide between figures that are
+inlined into the same page.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from harness.memory import peaks_by_variant_and_size
+from harness.report.data import HistoryKey, HistoryPoint, ScenarioData
+from harness.report.format import is_number
+
+__all__ = ["MAX_LINE_POINTS", "Plotter"]
+
+# A CDF drawn with 500 points is indistinguishable from the full one at report width and
+# keeps each series under ~20 KiB of SVG (the report must stay under 5 MB for a nightly).
+MAX_LINE_POINTS = 500
+# Above this many points a scatter is rasterised: 10 000 vector dots are ~1 MiB of SVG.
+RASTERISE_ABOVE = 200
+
+_MIB = 1024 * 1024
+
+# typed loosely: matplotlib stubs want literal rc keys
+_RC: dict[Any, Any] = {
+    "svg.fonttype": "none",  # text stays <text>: smaller, searchable, browser fonts
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+}
+
+_METRIC_TITLES = {
+    "throughput_bytes_per_s": ("throughput", "MiB/s", 1 / _MIB),
+    "latency_p50_s": ("latency p50", "ms", 1e3),
+    "latency_p99_s": ("latency p99", "ms", 1e3),
+    "rss_peak_bytes": ("RSS peak", "MiB", 1 / _MIB),
+    "timeout_rate": ("timeout rate", "%", 100.0),
+}
+
+
+def _label(text: str) -> str:
+    """Text safe for matplotlib: ``$`` would start mathtext, a leading ``_`` hides a
+    legend entry."""
+    text = text.replace("$", r"\$")
+    return f" {text}" if text.startswith("_") else text
+
+
+def _downsample_sorted(values: Sequence[float], limit: int = MAX_LINE_POINTS) -> np.ndarray:
+    data = np.sort(np.asarray(values, dtype=float))
+    if len(data) > limit:
+        data = np.quantile(data, np.linspace(0.0, 1.0, limit))
+    return data
+
+
+class Plotter:
+    """Builds the report's figures; numbers its SVGs so their ids are unique per page."""
+
+    def __init__(self, *, salt: str = "uploadbench") -> None:
+        self._salt = salt
+        self._count = 0
+
+    def _svg(self, fig: Figure) -> str:
+        self._count += 1
+        buf = io.StringIO()
+        rc: dict[Any, Any] = {**_RC, "svg.hashsalt": f"{self._salt}-{self._count}"}
+        with matplotlib.rc_context(rc):
+            fig.savefig(
+                buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None}
+            )
+        text = buf.getvalue()
+        return text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE for HTML5
+
+    @staticmethod
+    def _figure(
+        width: float = 6.4, height: float = 3.2, nrows: int = 1, ncols: int = 1
+    ) -> tuple[Figure, list[Axes]]:
+        fig = Figure(figsize=(width, height), layout="constrained")
+        grid = fig.subplots(nrows, ncols, squeeze=False)
+        return fig, [ax for row in grid for ax in row]
+
+    def _colors(self, variants: Sequence[str]) -> dict[str, str]:
+        palette = [f"C{i}" for i in range(10)]
+        return {v: palette[i % len(palette)] for i, v in enumerate(variants)}
+
+    def latency_cdf(self, scenario: ScenarioData) -> str | None:
+        """Per-upload latency CDF per (variant, concurrency), log time axis."""
+        colors = self._colors(scenario.variants)
+        styles = ["-", "--", ":", "-."]
+        with matplotlib.rc_context(_RC):
+            fig, (ax,) = self._figure()
+            drawn = 0
+            for group in scenario.groups:
+                latencies = [v for v in group.latencies() if v > 0]
+                if not latencies:
+                    continue
+                xs = _downsample_sorted(latencies) * 1e3
+                ys = np.linspace(0.0, 1.0, len(xs), endpoint=True) if len(xs) > 1 else [1.0]
+                style = styles[scenario.concurrencies.index(group.concurrency) % len(styles)]
+                ax.step(
+                    xs,
+                    ys,
+                    where="post",
+                    color=colors[group.variant],
+                    linestyle=style,
+                    label=_label(f"{group.label} (n={len(latencies)})"),
+                )
+                drawn += 1
+            if not drawn:
+                return None
+            ax.set_xscale("log")
+            ax.set_xlabel("latency per upload (ms, log scale)")
+            ax.set_ylabel("fraction of uploads")
+            ax.set_ylim(0, 1.02)
+            ax.legend(fontsize=7, loc="lower right")
+            return self._svg(fig)
+
+    def upload_scatter(self, scenario: ScenarioData) -> str | None:
+        """Every upload: when it started in its trial against how long it took."""
+        colors = self._colors(scenario.variants)
+        with matplotlib.rc_context(_RC):
+            fig, (ax,) = self._figure(height=2.8)
+            total = 0
+            for variant in scenario.variants:
+                xs, ys = [], []
+                for group in scenario.groups:
+                    if group.variant != variant:
+                        continue
+                    for trial in group.trials:
+                        for r in trial.get("records") or ():
+                            start, end = r.get("start"), r.get("end")
+                            if is_number(start) and is_number(end):
+                                xs.append(float(start))
+                                ys.append((float(end) - float(start)) * 1e3)
+                if not xs:
+                    continue
+                total += len(xs)
+                ax.scatter(
+                    xs,
+                    ys,
+                    s=4,
+                    alpha=0.5,
+                    color=colors[variant],
+                    label=_label(variant),
+                    rasterized=len(xs) > RASTERISE_ABOVE,
+                    linewidths=0,
+                )
+            if not total:
+                return None
+            ax.set_yscale("log")
+            ax.set_xlabel("upload start within its trial (s)")
+            ax.set_ylabel("latency (ms, log)")
+            ax.legend(fontsize=7, loc="upper right", markerscale=3)
+            return self._svg(fig)
+
+    def throughput(self, scenario: ScenarioData) -> str | None:
+        """Median throughput against concurrency per variant; bars span min..max of repeats."""
+        colors = self._colors(scenario.variants)
+        with matplotlib.rc_context(_RC):
+            fig, (ax,) = self._figure(height=2.8)
+            drawn = False
+            for variant in scenario.variants:
+                groups = sorted(
+                    (g for g in scenario.groups if g.variant == variant),
+                    key=lambda g: g.concurrency,
+                )
+                pts = [
+                    (
+                        g.concurrency,
+                        g.median("throughput_bytes_per_s"),
+                        g.spread("throughput_bytes_per_s"),
+                    )
+                    for g in groups
+                ]
+                pts = [p for p in pts if p[1] is not None]
+                if not pts:
+                    continue
+                xs = [p[0] for p in pts]
+                ys = [float(p[1] or 0) / _MIB for p in pts]
+                lo = [y - (p[2][0] / _MIB if p[2] else y) for y, p in zip(ys, pts, strict=True)]
+                hi = [(p[2][1] / _MIB if p[2] else y) - y for y, p in zip(ys, pts, strict=True)]
+                ax.errorbar(
+                    xs,
+                    ys,
+                    yerr=[lo, hi],
+                    marker="o",
+                    capsize=3,
+                    color=colors[variant],
+                    label=_label(variant),
+                )
+                drawn = True
+            if not drawn:
+                return None
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(scenario.concurrencies or [1])
+            ax.set_xticklabels([str(c) for c in scenario.concurrencies or [1]])
+            ax.set_xlabel("concurrency")
+            ax.set_ylabel("throughput (MiB/s)")
+            ax.set_ylim(bottom=0)
+            ax.legend(fontsize=7)
+            return self._svg(fig)
+
+    def memory_over_time(self, scenario: ScenarioData) -> str | None:
+        """Heap over time of each profiled trial (memray snapshots)."""
+        colors = self._colors(scenario.variants)
+        with matplotlib.rc_context(_RC):
+            fig, (ax,) = self._figure(height=2.8)
+            drawn = False
+            for trial in scenario.profiled:
+                series = (trial.get("profile") or {}).get("memory_over_time") or []
+                pts = [
+                    (float(p[0]), float(p[1]))
+                    for p in series
+                    if len(p) >= 2 and is_number(p[0]) and is_number(p[1])
+                ]
+                if not pts:
+                    continue
+                if len(pts) > MAX_LINE_POINTS:
+                    step = -(-len(pts) // MAX_LINE_POINTS)
+                    # keep the peak: a memory plot that drops it would hide the headline
+                    peak = max(range(len(pts)), key=lambda i: pts[i][1])
+                    pts = sorted(set(pts[::step]) | {pts[peak]})
+                variant = str(trial.get("variant"))
+                ax.plot(
+                    [p[0] for p in pts],
+                    [p[1] / _MIB for p in pts],
+                    color=colors.get(variant, "C9"),
+                    label=_label(f"{variant} c={trial.get('concurrency')}"),
+                )
+                drawn = True
+            if not drawn:
+                return None
+            ax.set_xlabel("time since start (s)")
+            ax.set_ylabel("memory (MiB)")
+            ax.set_ylim(bottom=0)
+            ax.legend(fontsize=7)
+            return self._svg(fig)
+
+    def memory_vs_size(self, scenarios: Sequence[ScenarioData]) -> str | None:
+        """Heap peak against file size, per variant, over every scenario's profiled trials."""
+        trials = [t for s in scenarios for t in s.profiled]
+        by_variant = peaks_by_variant_and_size(trials)
+        if not by_variant:
+            return None
+        order: list[str] = []
+        for s in scenarios:
+            order += [v for v in s.variants if v not in order]
+        order += sorted(v for v in by_variant if v not in order)
+        colors = self._colors(order)
+        with matplotlib.rc_context(_RC):
+            fig, (ax,) = self._figure(height=3.0)
+            for variant in order:
+                if variant not in by_variant:
+                    continue
+                sizes = sorted(by_variant[variant])
+                medians = [float(np.median(by_variant[variant][s])) / _MIB for s in sizes]
+                ax.plot(
+                    [s / _MIB for s in sizes],
+                    medians,
+                    marker="o",
+                    color=colors[variant],
+                    label=_label(variant),
+                )
+            ax.set_xlabel("file size (MiB)")
+            ax.set_ylabel("heap peak (MiB)")
+            ax.set_xlim(left=0)
+            ax.set_ylim(bottom=0)
+            ax.legend(fontsize=7)
+            return self._svg(fig)
+
+    def history(
+        self,
+        scenario: ScenarioData,
+        series: Mapping[HistoryKey, list[HistoryPoint]],
+        regressed: set[HistoryKey],
+    ) -> str | None:
+        """Key metrics night by night for each variant at its highest concurrency;
+        the nights a regression was confirmed are marked with a red cross."""
+        metrics = [
+            m for m in _METRIC_TITLES if any(k[0] == scenario.name and k[4] == m for k in series)
+        ]
+        if not metrics:
+            return None
+        colors = self._colors(scenario.variants)
+        with matplotlib.rc_context(_RC):
+            ncols, nrows = min(len(metrics), 3), -(-len(metrics) // 3)
+            fig, flat = self._figure(3.2 * ncols, 2.4 * nrows, nrows, ncols)
+            for ax in flat[len(metrics) :]:
+                ax.set_visible(False)
+            for ax, metric in zip(flat, metrics, strict=False):
+                title, unit, scale = _METRIC_TITLES[metric]
+                for variant in scenario.variants:
+                    group = scenario.group_at_max_concurrency(variant)
+                    keys = [
+                        k
+                        for k in series
+                        if k[0] == scenario.name
+                        and k[2] == variant
+                        and k[4] == metric
+                        and (group is None or k[3] == group.concurrency)
+                    ]
+                    for key in keys[:1]:
+                        pts = series[key]
+                        xs = list(range(len(pts)))
+                        ax.plot(
+                            xs,
+                            [p.value * scale for p in pts],
+                            color=colors[variant],
+                            linewidth=1,
+                            label=_label(f"{variant} c={key[3]}"),
+                        )
+                        if key in regressed:
+                            ax.plot(
+                                [xs[-1]],
+                                [pts[-1].value * scale],
+                                marker="X",
+                                markersize=9,
+                                color="red",
+                                linestyle="none",
+                            )
+                ax.set_title(f"{title} ({unit})", fontsize=9)
+                ax.set_xlabel("night (oldest left, this run right)", fontsize=7)
+            flat[0].legend(fontsize=6)
+            return self._svg(fig)

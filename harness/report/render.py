@@ -1,0 +1,257 @@
+"""``render_report``: results (+ comparison, history) -> one self-contained HTML string.
+
+Pure: no clock, no disk, no network. The same input gives the same bytes (fixed SVG hash
+salts, no dates), so two reports can be diffed. Every string from a scenario file is
+escaped by jinja2's autoescape or by pandas; the embedded JSON is escaped so that it cannot
+close its ``<script>`` element.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from markupsafe import Markup
+
+from harness.report import tables
+from harness.report.data import (
+    HISTORY_METRICS,
+    ClaimRow,
+    HistoryKey,
+    ScenarioData,
+    claim_rows,
+    headline,
+    history_series,
+    report_warnings,
+    scenarios_of,
+)
+from harness.report.format import fmt_bytes
+from harness.report.plots import Plotter
+
+__all__ = ["REPORT_DATA_VERSION", "render_report", "report_data"]
+
+# Version of the JSON in <script id="report-data">; bump when its shape changes.
+REPORT_DATA_VERSION = 1
+
+_SUMMARY_METRICS = (
+    "wall_s",
+    "throughput_bytes_per_s",
+    "files_per_s",
+    "latency_p50_s",
+    "latency_p99_s",
+    "success_rate",
+    "timeout_rate",
+    "error_rate",
+    "retries",
+    "connections_opened",
+    "loop_lag_p99_s",
+    "rss_peak_bytes",
+)
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("harness.report", "templates"),
+        autoescape=True,  # every template, whatever its name: scenario strings are untrusted
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become null (JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _script_json(data: Any) -> Markup:
+    text = json.dumps(_clean(data), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    # "</script>" or "<!--" inside a string must not end or confuse the script element
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return Markup(text)  # noqa: S704 - escaped above for the script-data context
+
+
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
+def _relative_link(path: object, prefix: str) -> str | None:
+    """A link to a run artefact (flame graph), only if it is a plain relative path:
+    an absolute path or any scheme (``http:``, ``javascript:``) is refused."""
+    if not isinstance(path, str) or not path:
+        return None
+    if _SCHEME.match(path) or path.startswith(("/", "\\")) or "\\" in path:
+        return None
+    if any(part == ".." for part in path.split("/")):
+        return None
+    return quote(prefix + path, safe="/._-~")
+
+
+def report_data(
+    results: Mapping[str, Any],
+    scenarios: Sequence[ScenarioData],
+    claims: Sequence[ClaimRow],
+    head: Any,
+    warnings: Sequence[str],
+) -> dict[str, Any]:
+    """The machine-readable summary embedded in the page."""
+    return {
+        "report_data_version": REPORT_DATA_VERSION,
+        "run_id": results.get("run_id"),
+        "started_at": results.get("started_at"),
+        "complete": results.get("complete", True),
+        "headline": {
+            "verdict": head.verdict,
+            "exit_code": head.exit_code,
+            "regressions": head.regressions,
+            "improvements": head.improvements,
+            "unchanged": head.unchanged,
+            "inconclusive": head.inconclusive,
+            "thresholds_failed": head.thresholds_failed,
+            "thresholds_passed": head.thresholds_passed,
+        },
+        "claims": [
+            {
+                "claim": r.claim.key,
+                "scenario": r.scenario,
+                "matched_by": r.matched_by or None,
+                "before": r.before,
+                "after": r.after,
+                "verdict": r.verdict,
+            }
+            for r in claims
+        ],
+        "scenarios": [
+            {
+                "name": s.name,
+                "baseline": s.baseline,
+                "groups": [
+                    {
+                        "provider": g.provider,
+                        "variant": g.variant,
+                        "concurrency": g.concurrency,
+                        "repeats": len(g.trials),
+                        "median": {m: g.median(m) for m in _SUMMARY_METRICS},
+                    }
+                    for g in s.groups
+                ],
+            }
+            for s in scenarios
+        ],
+        "warnings": list(warnings),
+    }
+
+
+def render_report(
+    results: Mapping[str, Any],
+    *,
+    comparison: Mapping[str, Any] | None = None,
+    history: Sequence[Mapping[str, Any]] | None = None,
+    environment_warnings: Sequence[str] = (),
+    asset_prefix: str = "",
+) -> str:
+    """The HTML report of one run.
+
+    ``comparison`` is ``RunComparison.to_dict()``; ``history`` the earlier nights' summaries
+    (oldest first or in any order: they are sorted by ``started_at``). ``asset_prefix`` is
+    prepended to the relative links of run artefacts (flame graphs) when the page is written
+    somewhere else than the run directory. Missing parts render as "not measured" notes.
+    """
+    scenarios = scenarios_of(results)
+    claims = claim_rows(scenarios)
+    head = headline(comparison)
+    warnings = report_warnings(
+        results, scenarios, history=history, comparison=comparison, extra=environment_warnings
+    )
+    checks = list((comparison or {}).get("checks") or ())
+    series = history_series(history, results) if history else {}
+    regressed: set[HistoryKey] = {
+        (
+            str(c.get("scenario")),
+            str(c.get("provider")),
+            str(c.get("variant")),
+            int(c.get("concurrency") or 1),
+            str(c.get("metric")),
+        )
+        for c in checks
+        if c.get("kind") == "history" and c.get("verdict") == "regressed"
+    }
+    plotter = Plotter()
+    sections = []
+    for index, scenario in enumerate(scenarios):
+        mine = [c for c in checks if c.get("scenario") == scenario.name]
+        flamegraphs = []
+        for trial in scenario.profiled:
+            profile = trial.get("profile") or {}
+            link = _relative_link(profile.get("flamegraph"), asset_prefix)
+            if link:
+                flamegraphs.append(
+                    {
+                        "href": link,
+                        "label": f"{trial.get('variant')} c={trial.get('concurrency')} "
+                        f"({trial.get('provider')})",
+                        "peak": profile.get("heap_peak_bytes")
+                        or (trial.get("metrics") or {}).get("heap_peak_bytes"),
+                    }
+                )
+        sections.append(
+            {
+                "anchor": f"scenario-{index + 1}",
+                "name": scenario.name,
+                "baseline": scenario.baseline,
+                "claim": scenario.claim,
+                "description": str(scenario.definition.get("description") or ""),
+                "measured": Markup(tables.measured_table(scenario)) if scenario.groups else None,  # noqa: S704
+                "checks": Markup(tables.checks_table(mine)) if mine else None,  # noqa: S704
+                "latency_cdf": _markup(plotter.latency_cdf(scenario)),
+                "scatter": _markup(plotter.upload_scatter(scenario)),
+                "throughput": _markup(plotter.throughput(scenario)),
+                "memory": _markup(plotter.memory_over_time(scenario)),
+                "flamegraphs": [{**f, "peak": fmt_bytes(f["peak"])} for f in flamegraphs],
+                "loop_lag": _markup(tables.loop_lag_table(scenario)),
+                "faults": _markup(tables.faults_table(scenario)),
+                "history": _markup(plotter.history(scenario, series, regressed))
+                if series
+                else None,
+                "failed": [
+                    f"{t.get('key') or t.get('variant')}: {t.get('error') or 'no message'}"
+                    for t in scenario.failed
+                ],
+            }
+        )
+    env = results.get("environment") or {}
+    template = _environment().get_template("report.html")
+    return template.render(
+        run_id=str(results.get("run_id") or "unknown run"),
+        started_at=str(results.get("started_at") or ""),
+        finished_at=str(results.get("finished_at") or ""),
+        head=head,
+        claims=Markup(tables.claims_table(claims)),  # noqa: S704 - pandas escaped it
+        claims_measured=any(r.verdict != "not measured" for r in claims),
+        memory_vs_size=_markup(plotter.memory_vs_size(scenarios)),
+        sections=sections,
+        warnings=warnings,
+        has_history=bool(history),
+        history_nights=len({str(e.get("run_id")) for e in history or ()}),
+        history_metrics=HISTORY_METRICS,
+        environment=Markup(tables.environment_table(env)) if env else None,  # noqa: S704
+        packages=_markup(tables.packages_table(env)),
+        data=_script_json(report_data(results, scenarios, claims, head, warnings)),
+    )
+
+
+def _markup(html: str | None) -> Markup | None:
+    """Trusted HTML from our own table and SVG builders (they escape their inputs)."""
+    return Markup(html) if html is not None else None  # noqa: S704
