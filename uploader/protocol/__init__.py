@@ -22,6 +22,7 @@ from uploader.protocol.requests import (
     supabase_multipart_upload,
     supabase_object_upload,
     supabase_object_url,
+    supabase_project_url,
     tus_create,
     tus_endpoint,
     tus_head,
@@ -38,15 +39,18 @@ from uploader.protocol.responses import (
     parse_tus_location,
     parse_upload_offset,
 )
+from uploader.protocol.verdict import UploadVerdict, judge_upload
 
 __all__ = [
     "ErrorInfo",
     "HttpRequest",
     "ProtocolError",
     "StoredFile",
+    "UploadVerdict",
     "classify_response",
     "content_type_for",
     "header",
+    "judge_upload",
     "list_files",
     "metadata_insert",
     "metadata_row",
@@ -63,6 +67,7 @@ __all__ = [
     "supabase_multipart_upload",
     "supabase_object_upload",
     "supabase_object_url",
+    "supabase_project_url",
     "tus_create",
     "tus_endpoint",
     "tus_head",

@@ -28,6 +28,7 @@ __all__ = [
     "supabase_multipart_upload",
     "supabase_object_upload",
     "supabase_object_url",
+    "supabase_project_url",
     "tus_create",
     "tus_endpoint",
     "tus_head",
@@ -239,21 +240,28 @@ def list_files(target: Target, *, after: str | None = None, limit: int = 100) ->
     return HttpRequest("GET", f"{_base(target)}/files{query}", _bearer(target))
 
 
-def metadata_url(target: Target) -> str | None:
-    """``rest/v1/{table}`` of the Supabase project that records uploads, or None if unknown.
+def supabase_project_url(target: Target) -> str | None:
+    """The Supabase project URL that holds the uploads table, or None if unknown.
 
-    A Supabase target's own project holds the table. For Kimi and GLM the API carries no
-    database, so the row goes to the Supabase project served beside them (the mock's layout,
-    ``ROOT/kimi/v1`` next to ``ROOT/supabase``); another layout has no known table.
+    A Supabase target is its own project. Kimi and GLM carry no database, so the row goes
+    to the Supabase project served beside them (the mock's layout: ``ROOT/kimi/v1`` next
+    to ``ROOT/supabase``); another layout has no known table.
     """
     base = _base(target)
-    table = quote(target.table, safe="")
     if target.provider == "supabase":
-        return f"{base}/rest/v1/{table}"
+        return base
     suffix = _MOCK_SUFFIXES[target.provider]
     if not base.endswith(suffix):
         return None
-    return f"{base[: -len(suffix)]}{_MOCK_SUFFIXES['supabase']}/rest/v1/{table}"
+    return base[: -len(suffix)] + _MOCK_SUFFIXES["supabase"]
+
+
+def metadata_url(target: Target) -> str | None:
+    """``rest/v1/{table}`` of :func:`supabase_project_url`, or None."""
+    project = supabase_project_url(target)
+    if project is None:
+        return None
+    return f"{project}/rest/v1/{quote(target.table, safe='')}"
 
 
 def metadata_row(
