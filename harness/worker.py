@@ -140,8 +140,8 @@ def _load(variant: str) -> Any:
     from uploader.loading import load_variant
 
     try:
-        return load_variant(variant)
-    except (ValueError, ImportError, AttributeError) as exc:
+        return load_variant(parse_variant(variant))
+    except (ValueError, ImportError) as exc:
         raise HarnessError(f"cannot load variant {variant!r}: {exc}") from None
 
 
