@@ -14,6 +14,7 @@ import pytest
 
 from harness import results
 from harness.errors import ResultsError
+from harness.looplag import summarize_lags
 from harness.results import (
     METRIC_NAMES,
     SCHEMA_VERSION,
@@ -24,6 +25,9 @@ from harness.results import (
     new_run_id,
     timing_trials,
 )
+from harness.runner import count_integrity_errors
+from harness.worker import compute_metrics
+from uploader import Outcome
 
 MOMENT = datetime(2026, 11, 28, 10, 30, 0, tzinfo=UTC)
 
@@ -232,3 +236,91 @@ def test_timing_trials_exclude_errors_warmups_and_profiles() -> None:
         ]
     }
     assert [t["index"] for t in timing_trials(scenario)] == [0]
+
+
+# --- the contract's metrics, as the worker computes them from per-file outcomes ---------
+
+
+def _outcome(name: str, outcome: str, start: float, end: float, attempts: int = 1) -> Outcome:
+    return Outcome(
+        name=name,
+        size=1000,
+        outcome=outcome,  # type: ignore[arg-type]
+        started_at=start,
+        ended_at=end,
+        attempts=attempts,
+        status=200 if outcome == "ok" else 503,
+    )
+
+
+def test_metrics_from_outcomes_follow_the_documented_definitions() -> None:
+    outcomes = [
+        _outcome("a", "ok", 0.0, 1.0),
+        _outcome("b", "ok", 0.0, 2.0, attempts=3),
+        _outcome("c", "timeout", 0.0, 4.0, attempts=2),
+        _outcome("d", "http_error", 0.0, 0.5),
+    ]
+    m = compute_metrics(outcomes, wall_s=4.0, rss_peak_bytes=10, cpu_user_s=0.1, cpu_sys_s=0.2)
+    assert tuple(m) == METRIC_NAMES
+    assert m["throughput_bytes_per_s"] == pytest.approx(2000 / 4.0)  # ok bytes only
+    assert m["files_per_s"] == pytest.approx(0.5)
+    assert (m["success_rate"], m["timeout_rate"], m["error_rate"]) == (0.5, 0.25, 0.25)
+    assert m["retries"] == 3
+    # Latency over every file, failures included; numpy linear percentiles.
+    assert m["latency_p50_s"] == pytest.approx(1.5)
+    assert m["latency_max_s"] == 4.0
+    assert m["latency_p99_s"] == pytest.approx(2.0 + 0.97 * 2.0)
+    # Sync variant: no loop lag; heap peak only from profiled runs; connections from the mock.
+    assert m["loop_lag_p99_s"] is None
+    assert m["heap_peak_bytes"] is None
+    assert m["connections_opened"] is None
+
+
+def test_metrics_carry_loop_lag_for_async_variants() -> None:
+    lag = summarize_lags([0.001, 0.1], observed_s=1.0)
+    m = compute_metrics([_outcome("a", "ok", 0.0, 1.0)], wall_s=1.0, loop_lag=lag)
+    assert m["loop_lag_max_s"] == pytest.approx(0.1)
+    assert m["loop_blocked_fraction"] == pytest.approx(0.1)
+
+
+def _file(name: str, digest: str, size: int = 1000) -> dict[str, Any]:
+    return {"name": name, "size": size, "content_hash": digest}
+
+
+def _request(filename: str | None, digest: str | None, size: int = 1000, status: int = 200) -> Any:
+    return {
+        "filename": filename,
+        "path": "/kimi/v1/files",
+        "content_hash": digest,
+        "content_bytes": size,
+        "status": status,
+    }
+
+
+def test_integrity_check_matches_files_to_what_the_server_received() -> None:
+    files = [_file("a.bin", "h-a"), _file("b.bin", "h-b"), _file("c.bin", "h-c")]
+    records = [
+        {"name": "a.bin", "outcome": "ok"},
+        {"name": "b.bin", "outcome": "ok"},
+        {"name": "c.bin", "outcome": "timeout"},  # not claimed uploaded: not checked
+    ]
+    good = [_request("a.bin", "h-a"), _request("b.bin", "h-b")]
+    assert count_integrity_errors(files, records, good) == 0
+    # b arrived with other bytes; a failed request of a does not count as received.
+    bad = [_request("a.bin", "h-a"), _request("b.bin", "h-x")]
+    assert count_integrity_errors(files, records, bad) == 1
+    assert count_integrity_errors(files, records, [_request("a.bin", "h-a", status=503)]) == 2
+    # Truncated: right name, fewer bytes.
+    short = [_request("a.bin", "h-a"), _request("b.bin", "h-b", size=999)]
+    assert count_integrity_errors(files, records, short) == 1
+
+
+def test_integrity_check_falls_back_to_content_when_objects_are_renamed() -> None:
+    files = [_file("a.bin", "h-a")]
+    records = [{"name": "a.bin", "outcome": "ok"}]
+    renamed = [{**_request(None, "h-a"), "path": "/supabase/storage/v1/object/uploads/x/1"}]
+    assert count_integrity_errors(files, records, renamed) == 0
+    by_path = [{**_request(None, "h-a"), "path": "/supabase/storage/v1/object/uploads/a.bin"}]
+    assert count_integrity_errors(files, records, by_path) == 0
+    # The uploader's own integrity verdict counts too.
+    assert count_integrity_errors(files, [{"name": "a.bin", "outcome": "integrity_error"}], []) == 1
