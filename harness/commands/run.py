@@ -5,12 +5,12 @@ print a summary per scenario, exit 0/1/2/3 (DESIGN.md)."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import importlib.util
 import json
 import random
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from harness.errors import EXIT_ERROR, EXIT_OK, EXIT_REGRESSION, HarnessError
-from harness.runner import RunOutcome, run_scenarios
+from harness.errors import (
+    EXIT_ERROR,
+    EXIT_INCONCLUSIVE,
+    EXIT_OK,
+    EXIT_REGRESSION,
+    HarnessError,
+)
+from harness.runner import run_scenarios
 from harness.scenario import load_scenarios
 from harness.summary import ScenarioSummary, render_summary, summarize_run, summary_json
 
@@ -86,30 +92,79 @@ class _Bar:
             self._progress.update(self._task, advance=1, errors=errors)
 
 
-def _compare_verdict(outcome: RunOutcome, out_dir: Path) -> tuple[int | None, list[str]]:
-    """Ask :mod:`harness.compare` (issue 6) for the run's verdict when it is installed."""
+@dataclass(frozen=True)
+class _Verdict:
+    """What the comparison module (issue 6) said, reduced to what ``run`` needs."""
+
+    exit_code: int | None
+    lines: tuple[str, ...]
+    comparison: dict[str, Any] | None
+
+
+def _compare(doc: dict[str, Any], against: str | None, out_dir: Path) -> _Verdict:
+    """History and variant checks from :mod:`harness.compare`, when it is installed.
+
+    Its threshold checks are left out of the exit code: they pair variants at equal
+    concurrency, while the plan runs the sequential ``sync`` baseline at c=1 only, so a
+    ratio threshold would always be inconclusive there; :mod:`harness.summary` pairs the
+    baseline at every concurrency and decides thresholds instead."""
     if importlib.util.find_spec("harness.compare") is None:
-        return None, []
-    compare = importlib.import_module("harness.compare")
-    verdict_fn = getattr(compare, "run_verdict", None)
-    if verdict_fn is None:
-        return None, []
-    verdict = verdict_fn(outcome.document, reports_dir=out_dir)
-    return int(verdict.exit_code), list(getattr(verdict, "lines", []))
+        return _Verdict(None, (), None)
+    from harness.compare import compare_against, exit_code_for
+
+    comparison = compare_against(doc, against, reports_dir=out_dir)
+    others = [c for c in comparison.checks if c.kind != "threshold"]
+    gating = [c for c in others if c.gating]
+    lines = [f"[dim]{note}[/]" for note in comparison.notes]
+    if gating:
+        counts = {v: sum(1 for c in gating if c.verdict == v) for v in _VERDICTS}
+        shown = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+        lines.append(f"against {comparison.against}: {shown}")
+        lines.extend(
+            f"  [red]regressed[/] {c.label} {c.metric}: {c.reason}" for c in gating if c.failed
+        )
+    return _Verdict(exit_code_for(others), tuple(lines), comparison.to_dict())
+
+
+_VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")
 
 
 def exit_code_for(
     summaries: Sequence[ScenarioSummary], harness_errors: int, verdict_code: int | None
 ) -> int:
-    """2 when a trial failed in the harness (its numbers are missing), else 1 when a
-    threshold failed, else the comparison's code (0, 1 or 3), else 0."""
+    """2 when a trial failed in the harness (its numbers are missing); else 1 when a
+    threshold failed or the comparison confirmed a regression; else 3 when a threshold
+    could not be measured or the comparison is inconclusive; else 0."""
     if harness_errors:
         return EXIT_ERROR
-    if any(s.thresholds_failed for s in summaries):
+    if any(s.thresholds_failed for s in summaries) or verdict_code == EXIT_REGRESSION:
         return EXIT_REGRESSION
-    if verdict_code is not None:
-        return verdict_code
+    unmeasured = any(t.passed is None for s in summaries for t in s.thresholds)
+    if unmeasured or verdict_code == EXIT_INCONCLUSIVE:
+        return EXIT_INCONCLUSIVE
     return EXIT_OK
+
+
+def _append_history(doc: dict[str, Any], out_dir: Path) -> str | None:
+    if importlib.util.find_spec("harness.history") is None:
+        return None
+    from harness.history import append_run, history_root
+
+    # Shards and interrupted runs are refused by append_run: merge or re-run first.
+    if doc.get("shard") or not doc.get("complete"):
+        return None
+    written = append_run(history_root(out_dir), doc)
+    return f"history: {len(written)} file(s) under {history_root(out_dir)}"
+
+
+def _write_report(
+    run_dir: Path, doc: dict[str, Any], comparison: dict[str, Any] | None
+) -> Path | None:
+    if importlib.util.find_spec("harness.report") is None:
+        return None
+    from harness.report import write_report
+
+    return write_report(run_dir, doc, comparison=comparison)
 
 
 class RunCommand:
@@ -139,6 +194,17 @@ class RunCommand:
         )
         parser.add_argument("--clean", action="store_true", help="delete cached file sets first")
         parser.add_argument("--cache-dir", type=Path, help="file-set cache (default: built in)")
+        parser.add_argument(
+            "--against",
+            default="none",
+            metavar="history|RUN|none",
+            help="gate on a comparison with history or another run (default: none; "
+            "nox -s bench uses history)",
+        )
+        parser.add_argument(
+            "--no-history", action="store_true", help="do not add this run to the history"
+        )
+        parser.add_argument("--no-report", action="store_true", help="do not write the HTML report")
 
     def run(self, args: argparse.Namespace) -> int:
         scenarios = load_scenarios(args.scenarios)
@@ -165,11 +231,19 @@ class RunCommand:
         summaries = summarize_run(
             outcome.document, {s.name: s.thresholds for s in outcome.scenarios}
         )
-        verdict_code: int | None = None
-        verdict_lines: list[str] = []
+        doc = outcome.document
+        verdict = _Verdict(None, (), None)
         if args.shard is None:
-            verdict_code, verdict_lines = _compare_verdict(outcome, args.out)
-        code = exit_code_for(summaries, outcome.harness_errors, verdict_code)
+            against = None if args.against == "none" else args.against
+            verdict = _compare(doc, against, args.out)
+        code = exit_code_for(summaries, outcome.harness_errors, verdict.exit_code)
+        extra: list[str] = []
+        if not args.no_history and (line := _append_history(doc, args.out)):
+            extra.append(line)
+        if not args.no_report and (
+            report := _write_report(outcome.run_dir, doc, verdict.comparison)
+        ):
+            extra.append(f"report: {report}")
         if args.json:
             payload: dict[str, Any] = {
                 "run_id": outcome.run_id,
@@ -178,12 +252,13 @@ class RunCommand:
                 "harness_errors": outcome.harness_errors,
                 "exit_code": code,
                 "scenarios": summary_json(summaries),
+                "comparison": verdict.comparison,
             }
             json.dump(payload, sys.stdout, indent=1)
             sys.stdout.write("\n")
         else:
             render_summary(summaries, console)
-            for line in verdict_lines:
+            for line in (*verdict.lines, *extra):
                 console.print(line, highlight=False)
             console.print(
                 f"run {outcome.run_id}: {outcome.trials} trials, "
