@@ -441,12 +441,17 @@ def _http_faults(c: _Checker, raw: object, providers: Sequence[str]) -> list[dic
         except (TypeError, ValueError):
             raise c.fail(where, "values must be text, numbers, booleans, lists or tables") from None
         try:
-            validate_fault(fault)
+            spec = validate_fault(fault)
         except ValueError as exc:
-            raise c.fail(where, str(exc)) from None
+            # the mock's FaultValueError carries the key; join it to the scenario's path
+            key = getattr(exc, "field", "")
+            problem = getattr(exc, "problem", str(exc))
+            raise c.fail(f"{where}.{key}" if key else where, problem) from None
         except (TypeError, KeyError, AttributeError) as exc:  # a shape the mock did not expect
             raise c.fail(where, f"invalid fault: {exc}") from None
-        out.append(fault)
+        # the mock's canonical form has every default filled in, so the hash does not depend
+        # on whether a default was written out
+        out.append(spec.to_dict() if hasattr(spec, "to_dict") else fault)
     return out
 
 
