@@ -234,9 +234,13 @@ class _Run:
         if self.fixes.pooling:
             self.session = self._new_session(force_close=False)
         if self.target.record_metadata and protocol.metadata_url(self.target) is not None:
+            # httpx's read/write timeouts are the time between bytes: the stall watchdog
+            # of this small request, so a stalled insert is retried as fast as an upload.
             self.meta_client = httpx.Client(
                 timeout=httpx.Timeout(
-                    self.settings.min_timeout_s, connect=self.settings.connect_timeout_s
+                    self.settings.stall_timeout_s,
+                    connect=self.settings.connect_timeout_s,
+                    pool=self.settings.min_timeout_s,
                 ),
                 limits=httpx.Limits(max_connections=self.concurrency),
             )
