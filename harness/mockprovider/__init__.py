@@ -1,0 +1,34 @@
+"""The mock provider: one aiohttp app on 127.0.0.1 imitating Kimi (``/kimi/v1``), GLM
+(``/glm/api/paas/v4``) and Supabase (``/supabase``: Storage, TUS, PostgREST), with
+HTTP-level faults and ``/__mock/`` control routes.
+
+>>> cfg = MockConfig(keys=("sk-test",))
+>>> async with MockServer(cfg, port=0) as srv:  # doctest: +SKIP
+...     srv.url  # "http://127.0.0.1:PORT"
+"""
+
+from harness.mockprovider.app import PREFIXES, create_app
+from harness.mockprovider.config import HASH_ALGOS, MockConfig
+from harness.mockprovider.faults import (
+    COMMON_FAULT_PARAMS,
+    FAULT_TYPES,
+    FaultSpec,
+    FaultValueError,
+    validate_fault,
+    validate_faults,
+)
+from harness.mockprovider.server import MockServer
+
+__all__ = [
+    "COMMON_FAULT_PARAMS",
+    "FAULT_TYPES",
+    "HASH_ALGOS",
+    "PREFIXES",
+    "FaultSpec",
+    "FaultValueError",
+    "MockConfig",
+    "MockServer",
+    "create_app",
+    "validate_fault",
+    "validate_faults",
+]

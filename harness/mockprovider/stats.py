@@ -1,0 +1,85 @@
+"""Per-request records and running totals, served at ``GET /__mock/stats``."""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["RequestRecord", "Stats"]
+
+
+@dataclass
+class RequestRecord:
+    """One request as the mock saw it. ``bytes`` counts body bytes the mock consumed
+    (multipart framing included); ``content_bytes`` is the size of the file content alone."""
+
+    seq: int
+    provider: str
+    method: str
+    route: str
+    path: str
+    hash_algo: str
+    connection_id: int
+    started_at: float
+    status: int | None = None
+    bytes: int = 0
+    content_hash: str | None = None
+    content_bytes: int | None = None
+    filename: str | None = None
+    object_id: str | None = None
+    fault: str | None = None
+    ttfb_s: float | None = None
+    duration_s: float = 0.0
+
+    def add_fault(self, kind: str) -> None:
+        self.fault = kind if self.fault is None else f"{self.fault}+{kind}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Stats:
+    """Records (the newest ``max_records``) and totals since the last reset."""
+
+    def __init__(self, max_records: int = 100_000) -> None:
+        self._max_records = max_records
+        self.reset()
+
+    def reset(self) -> None:
+        self.records: deque[RequestRecord] = deque(maxlen=self._max_records)
+        self.requests = 0
+        self.connections_accepted = 0
+        self.bytes_received = 0
+        self.faults_applied: Counter[str] = Counter()
+        self.by_status: Counter[str] = Counter()
+        self.records_dropped = 0
+
+    def next_seq(self) -> int:
+        self.requests += 1
+        return self.requests
+
+    def add(self, rec: RequestRecord) -> None:
+        """Store a finished record and fold it into the totals."""
+        if len(self.records) == self.records.maxlen:
+            self.records_dropped += 1
+        self.records.append(rec)
+        self.bytes_received += rec.bytes
+        self.by_status[str(rec.status) if rec.status is not None else "none"] += 1
+        if rec.fault:
+            for kind in rec.fault.split("+"):
+                self.faults_applied[kind] += 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "requests": [r.to_json() for r in self.records],
+            "totals": {
+                "requests": self.requests,
+                "connections_accepted": self.connections_accepted,
+                "bytes_received": self.bytes_received,
+                "faults_applied": dict(self.faults_applied),
+                "by_status": dict(self.by_status),
+                # records beyond max_records are dropped oldest first; totals still count them
+                "records_dropped": self.records_dropped,
+            },
+        }
