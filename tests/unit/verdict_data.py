@@ -121,7 +121,9 @@ def make_scenario(
                 metrics = dict.fromkeys(METRIC_NAMES)
                 metrics["heap_peak_bytes"] = heap
                 metrics["wall_s"] = 1000.0  # absurd: a profiled timing must never be used
-                trials.append(make_trial(provider, variant, c, 0, metrics, profiled=True))
+                trial = make_trial(provider, variant, c, 0, metrics, profiled=True)
+                trial["file_size_bytes"] = 5 * 1024 * 1024
+                trials.append(trial)
     return {
         "name": name,
         "hash": scenario_hash or f"hash-{name}",

@@ -1,0 +1,264 @@
+"""harness.compare on synthetic results: variant checks, history, thresholds, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from verdict_data import make_results, make_scenario
+
+from harness import compare, history
+from harness.errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION, ResultsError
+
+
+def _checks(comparison: compare.RunComparison, **where: object) -> list[compare.Check]:
+    return [c for c in comparison.checks if all(getattr(c, k) == v for k, v in where.items())]
+
+
+def _one(comparison: compare.RunComparison, **where: object) -> compare.Check:
+    found = _checks(comparison, **where)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_variant_slowdown_is_found_in_the_right_direction() -> None:
+    scenario = make_scenario("s", seed=1, repeats=6, slowdown={"async": 1.3})
+    result = compare.compare_run(make_results("run-01", [scenario]))
+    latency = _one(result, kind="variant", metric="latency_p50_s")
+    assert latency.verdict == "regressed"
+    assert latency.variant == "async"
+    assert latency.baseline == "sync"
+    assert latency.ratio == pytest.approx(1.3, rel=0.05)
+    assert latency.ci_low is not None
+    assert latency.ci_low > 1.05
+    throughput = _one(result, kind="variant", metric="throughput_bytes_per_s")
+    assert throughput.verdict == "regressed"  # lower throughput is worse
+    assert throughput.ratio is not None
+    assert throughput.ratio < 0.8
+    # the variants are the finding, not a failure: nothing gates without history or thresholds
+    assert not any(c.gating for c in result.checks)
+    assert result.exit_code == EXIT_OK
+    assert result.against == "none"
+
+
+def test_same_code_gives_no_variant_change() -> None:
+    scenario = make_scenario("s", seed=2, repeats=6, variants=("sync", "sync-copy"))
+    result = compare.compare_run(make_results("run-01", [scenario]))
+    assert result.checks
+    assert not [c for c in result.checks if c.verdict in ("regressed", "improved")]
+
+
+def test_not_applicable_metrics_yield_no_check() -> None:
+    scenario = make_scenario("s", seed=3, profiled_heap={"sync": 5e7, "async": 5e6})
+    result = compare.compare_run(make_results("run-01", [scenario]))
+    metrics = {c.metric for c in result.checks}
+    assert "loop_lag_p99_s" not in metrics  # null on both sides in this data
+    # one profiled trial per variant: reported, and honestly inconclusive
+    heap = _one(result, kind="variant", metric="heap_peak_bytes")
+    assert heap.verdict == "inconclusive"
+
+
+def test_profiled_and_failed_trials_never_enter_timings() -> None:
+    scenario = make_scenario("s", seed=4, repeats=4, profiled_heap={"sync": 5e7, "async": 5e6})
+    scenario["trials"][0]["status"] = "harness_error"
+    scenario["trials"][0]["metrics"]["wall_s"] = 999.0
+    result = compare.compare_run(make_results("run-01", [scenario]))
+    wall = _one(result, kind="variant", metric="wall_s")
+    assert wall.n_baseline == 3  # sync: 4 repeats minus the failed one
+    assert wall.n_candidate == 4
+    assert wall.median_baseline is not None
+    assert wall.median_baseline < 3.0  # neither 999 (failed) nor 1000 (profiled)
+
+
+def test_two_repeats_per_side_is_inconclusive_never_pass_or_fail(tmp_path: Path) -> None:
+    for day in range(1, 4):
+        history.append_run(
+            tmp_path, make_results(f"run-0{day}", [make_scenario("s", seed=day, repeats=2)])
+        )
+    old = history.load_history(tmp_path).entries[:1]
+    slow = make_scenario("s", seed=9, repeats=2, slowdown={"sync": 3.0, "async": 3.0})
+    result = compare.compare_run(make_results("run-09", [slow]), history=old)
+    gating = [c for c in result.checks if c.gating]
+    assert gating
+    assert {c.verdict for c in gating} == {"inconclusive"}
+    assert all("too few samples" in c.reason for c in gating)
+    assert result.exit_code == EXIT_INCONCLUSIVE
+
+
+def _history(tmp_path: Path, days: int = 5, **kwargs: object) -> list[history.HistoryEntry]:
+    for day in range(1, days + 1):
+        scenario = make_scenario("s", seed=100 + day, repeats=5, **kwargs)  # type: ignore[arg-type]
+        history.append_run(tmp_path, make_results(f"run-{day:02d}", [scenario]))
+    return list(history.load_history(tmp_path).entries)
+
+
+def test_history_regression_gates_with_exit_1(tmp_path: Path) -> None:
+    entries = _history(tmp_path)
+    slow = make_scenario("s", seed=7, repeats=5, slowdown={"async": 1.2})
+    result = compare.compare_run(make_results("run-20", [slow]), history=entries)
+    latency = _one(result, kind="history", variant="async", metric="latency_p50_s")
+    assert latency.verdict == "regressed"
+    assert latency.gating
+    assert latency.n_baseline == 25  # 5 runs x 5 repeats, pooled
+    assert latency.baseline.startswith("history (5 runs: run-01..run-05)")
+    assert result.exit_code == EXIT_REGRESSION
+    assert latency in result.suspects
+    sync_latency = _one(result, kind="history", variant="sync", metric="latency_p50_s")
+    assert sync_latency.verdict == "unchanged"
+    assert any("run-20" not in n and "last 5 comparable runs" in n for n in result.notes)
+
+
+def test_history_same_code_passes_with_exit_0(tmp_path: Path) -> None:
+    # With 9 repeats a 95% bootstrap CI of a median is narrower than the data's range, and
+    # 2% noise lets it rule out a 5% regression.
+    entries = _history(tmp_path, cv=0.02)
+    same = make_scenario("s", seed=8, repeats=9, cv=0.02)
+    result = compare.compare_run(make_results("run-20", [same]), history=entries)
+    gating = [c for c in result.checks if c.gating]
+    assert {c.metric for c in gating} == set(compare.DEFAULT_GATING_METRICS)
+    assert not [c for c in gating if c.verdict in ("regressed", "improved")]
+    assert not [c for c in gating if c.undecided], [c.reason for c in gating]
+    assert result.exit_code == EXIT_OK
+    non_gating = [c for c in result.checks if c.kind == "history" and not c.gating]
+    assert non_gating  # every other metric is still reported
+
+
+def test_history_from_another_environment_is_refused(tmp_path: Path) -> None:
+    entries = _history(tmp_path)
+    run = make_results("run-20", [make_scenario("s", seed=8)], fingerprint="fp-other")
+    result = compare.compare_run(run, history=entries)
+    refusal = _one(result, kind="history")
+    assert refusal.verdict == "inconclusive"
+    assert refusal.gating
+    assert "another environment" in refusal.reason
+    assert result.exit_code == EXIT_INCONCLUSIVE
+    forced = compare.compare_run(run, history=entries, policy=compare.Policy(any_environment=True))
+    assert len(_checks(forced, kind="history")) > 1
+
+
+def test_history_of_another_definition_is_refused(tmp_path: Path) -> None:
+    entries = _history(tmp_path)
+    run = make_results("run-20", [make_scenario("s", seed=8, scenario_hash="changed")])
+    result = compare.compare_run(run, history=entries)
+    assert "scenario definition" in _one(result, kind="history").reason
+
+
+def test_history_never_uses_the_future(tmp_path: Path) -> None:
+    entries = _history(tmp_path)
+    run = make_results("run-03", [make_scenario("s", seed=103, repeats=5)])
+    result = compare.compare_run(run, history=entries)
+    check = _one(result, kind="history", variant="sync", metric="wall_s")
+    assert check.baseline.startswith("history (2 runs: run-01..run-02)")
+
+
+def test_inconclusive_only_on_the_better_side_does_not_hold_the_gate() -> None:
+    def check(ci_low: float, ci_high: float, higher_is_better: bool) -> compare.Check:
+        return compare.Check(
+            scenario="s", provider="kimi", variant="async", concurrency=4,
+            metric="m", kind="history", baseline="history", verdict="inconclusive",
+            ratio=1.0, ci_low=ci_low, ci_high=ci_high, p_value=0.3, n_baseline=9,
+            n_candidate=9, reason="straddles", min_effect=0.05, gating=True,
+            higher_is_better=higher_is_better,
+        )  # fmt: skip
+
+    assert not check(0.93, 1.02, higher_is_better=False).undecided  # maybe faster, not slower
+    assert check(0.98, 1.07, higher_is_better=False).undecided  # maybe 7% slower
+    assert check(0.93, 1.02, higher_is_better=True).undecided  # maybe 7% less throughput
+    assert compare.exit_code_for([check(0.93, 1.02, higher_is_better=False)]) == EXIT_OK
+    assert compare.exit_code_for([check(0.98, 1.07, higher_is_better=False)]) == (EXIT_INCONCLUSIVE)
+
+
+def test_metric_choice_sets_what_gates(tmp_path: Path) -> None:
+    entries = _history(tmp_path)
+    run = make_results("run-20", [make_scenario("s", seed=8, slowdown={"async": 1.3})])
+    policy = compare.Policy(metrics=("rss_peak_bytes",))
+    result = compare.compare_run(run, history=entries, policy=policy)
+    assert {c.metric for c in result.checks} == {"rss_peak_bytes"}
+    assert result.exit_code == EXIT_OK  # latency regressed but was not asked about
+
+
+def test_thresholds_are_checks_and_gate() -> None:
+    scenario = make_scenario(
+        "s",
+        seed=5,
+        thresholds=[
+            "async.latency_p50_s < 1.0s",
+            "async/sync.throughput_bytes_per_s > 5.0x",
+            "async.heap_peak_bytes < 10485760.0",
+            "async.loop_lag_p99_s < 0.1s",
+        ],
+        profiled_heap={"sync": 5e7, "async": 5e6},
+    )
+    result = compare.compare_run(make_results("run-01", [scenario]))
+    thresholds = _checks(result, kind="threshold")
+    assert [c.verdict for c in thresholds] == ["pass", "fail", "pass", "inconclusive"]
+    assert all(c.gating for c in thresholds)
+    assert thresholds[1].ratio == pytest.approx(1.0, rel=0.1)
+    assert "fails > 5x" in thresholds[1].reason
+    assert thresholds[2].median_candidate == 5e6  # from the profiled trial only
+    assert result.exit_code == EXIT_REGRESSION
+    assert result.summary["fail"] == 1
+    assert result.summary["gating"]["pass"] == 2
+
+
+def test_missing_threshold_data_is_inconclusive() -> None:
+    scenario = make_scenario("s", seed=5, thresholds=["async.loop_lag_p99_s < 0.1s"])
+    result = compare.compare_run(make_results("run-01", [scenario]))
+    assert result.exit_code == EXIT_INCONCLUSIVE
+
+
+def test_against_another_run() -> None:
+    base = make_results("run-01", [make_scenario("s", seed=1, repeats=5)])
+    slow = make_results("run-02", [make_scenario("s", seed=2, repeats=5, slowdown={"async": 1.3})])
+    result = compare.compare_run(slow, baseline_run=base)
+    assert result.against == "run-01"
+    assert _one(result, kind="history", variant="async", metric="latency_p50_s").verdict == (
+        "regressed"
+    )
+    other_env = make_results("run-03", [make_scenario("s", seed=3)], fingerprint="fp-B")
+    with pytest.raises(ResultsError, match="another environment"):
+        compare.compare_run(other_env, baseline_run=base)
+    changed = make_results("run-04", [make_scenario("s", seed=4, scenario_hash="h2")])
+    refused = _one(compare.compare_run(changed, baseline_run=base), kind="history")
+    assert "another definition" in refused.reason
+
+
+def test_to_dict_is_json_and_deterministic(tmp_path: Path) -> None:
+    entries = _history(tmp_path, days=3)
+    run = make_results("run-20", [make_scenario("s", seed=8, slowdown={"async": 1.1})])
+    first = json.dumps(compare.compare_run(run, history=entries).to_dict(), allow_nan=False)
+    second = json.dumps(compare.compare_run(run, history=entries).to_dict(), allow_nan=False)
+    assert first == second
+    doc = json.loads(first)
+    assert list(doc) == ["run_id", "against", "exit_code", "summary", "notes", "checks"]
+    keys = set(doc["checks"][0])
+    assert {"scenario", "provider", "variant", "concurrency", "metric", "kind", "baseline"} <= keys
+    assert {"verdict", "ratio", "ci_low", "ci_high", "p_value", "n_baseline", "reason"} <= keys
+
+
+def test_compare_against_reads_files_and_run_verdict_records(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    root = history.history_root(reports)
+    for day in range(1, 4):
+        scenario = make_scenario("s", seed=200 + day, repeats=4)
+        history.append_run(root, make_results(f"run-0{day}", [scenario]))
+    (root / "hash-s" / "run-00.json").write_text("{broken", encoding="utf-8")
+    run = make_results("run-10", [make_scenario("s", seed=210, repeats=4)])
+    result = compare.run_verdict(run, reports_dir=reports)
+    assert any("run-00.json" in n and "skipped" in n for n in result.notes)
+    assert result.lines[0].startswith("compared with history:")
+    assert (root / "hash-s" / "run-10.json").is_file()  # recorded after comparing
+    again = compare.run_verdict(run, reports_dir=reports, record=False)
+    assert again.to_dict() == result.to_dict()  # a run is never its own baseline
+
+    run_dir = reports / "run-01"
+    run_dir.mkdir()
+    (run_dir / "results.json").write_text(
+        json.dumps(make_results("run-01", [make_scenario("s", seed=201, repeats=4)])),
+        encoding="utf-8",
+    )
+    versus = compare.compare_against(run, str(run_dir), reports_dir=reports)
+    assert versus.against == "run-01"
+    with pytest.raises(ResultsError, match="no such results file"):
+        compare.compare_against(run, str(tmp_path / "nope"), reports_dir=reports)

@@ -1,0 +1,81 @@
+"""CI exports of a comparison: JUnit XML, markdown job summary, Bencher Metric Format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from verdict_data import make_results, make_scenario
+
+from harness import compare, history
+
+
+@pytest.fixture
+def comparison(tmp_path: Path) -> compare.RunComparison:
+    for day in range(1, 4):
+        scenario = make_scenario("up|load <b>", seed=day, repeats=4, scenario_hash="h1")
+        history.append_run(tmp_path, make_results(f"run-0{day}", [scenario]))
+    entries = history.load_history(tmp_path).entries
+    run = make_scenario(
+        "up|load <b>",
+        seed=9,
+        repeats=4,
+        scenario_hash="h1",
+        slowdown={"async": 1.4},
+        thresholds=["async.latency_p50_s < 1.0s", "async/sync.throughput_bytes_per_s > 5.0x"],
+    )
+    return compare.compare_run(make_results("run-09", [run]), history=entries)
+
+
+def test_junit_has_one_testcase_per_check(comparison: compare.RunComparison) -> None:
+    root = ET.fromstring(compare.to_junit_xml(comparison))
+    assert root.tag == "testsuites"
+    cases = root.findall("./testsuite/testcase")
+    assert len(cases) == len(comparison.checks)
+    failures = [c for c in cases if c.find("failure") is not None]
+    skipped = [c for c in cases if c.find("skipped") is not None]
+    assert len(failures) == sum(c.failed for c in comparison.checks)
+    assert len(skipped) == sum(c.verdict == "inconclusive" for c in comparison.checks)
+    assert root.get("failures") == str(len(failures))
+    assert root.get("tests") == str(len(cases))
+    names = {c.get("name") for c in failures}
+    assert any(n and n.startswith("threshold:") for n in names)  # the failed ratio threshold
+    assert any(n and n.startswith("history: latency_p50_s") for n in names)
+    assert all(c.get("classname", "").startswith("up|load <b>") for c in cases)
+
+
+def test_markdown_summary(comparison: compare.RunComparison) -> None:
+    text = compare.to_markdown(comparison)
+    assert text.startswith("## uploadbench: ❌ regression or failed threshold (exit 1)")
+    assert "### Gating checks that need a look" in text
+    assert "<details><summary>All" in text
+    assert "<b>" not in text  # user text is escaped
+    assert "up\\|load &lt;b&gt;" in text
+    for line in text.splitlines():
+        if line.startswith("| up"):
+            # every row has the header's 10 columns: escaped pipes do not split cells
+            assert line.replace("\\|", "").count("|") == 11
+
+
+def test_markdown_when_all_is_well() -> None:
+    empty = compare.RunComparison(run_id="r", against="none", checks=(), exit_code=0)
+    text = compare.to_markdown(empty)
+    assert "✅ ok (exit 0)" in text
+    assert "<details>" not in text
+
+
+def test_bmf_shape() -> None:
+    scenario = make_scenario("s", seed=1, repeats=3, profiled_heap={"sync": 5e7, "async": 5e6})
+    bmf = json.loads(compare.to_bmf(make_results("run-01", [scenario])))
+    assert set(bmf) == {"s/kimi/sync/c=4", "s/kimi/async/c=4"}
+    for measures in bmf.values():
+        for name, metric in measures.items():
+            assert len(name) <= 64
+            assert set(metric) == {"value", "lower_value", "upper_value"}
+            assert metric["lower_value"] <= metric["value"] <= metric["upper_value"]
+    wall = bmf["s/kimi/async/c=4"]["wall_s"]
+    assert wall["upper_value"] < 100  # the profiled trial's wall time is not a timing
+    assert bmf["s/kimi/async/c=4"]["heap_peak_bytes"]["value"] == 5e6
+    assert "loop_lag_p99_s" not in bmf["s/kimi/sync/c=4"]  # null: not applicable
