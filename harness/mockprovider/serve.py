@@ -1,0 +1,160 @@
+"""Serve the mock as a process: arguments, the faults file, readiness line, clean stop.
+
+Shared by ``uploadbench mock`` and ``python -m harness.mockprovider``. The first line on
+stdout is the base URL, printed only once the socket accepts connections; logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError, ScenarioError
+from harness.mockprovider.config import HASH_ALGOS, MockConfig
+from harness.mockprovider.faults import FaultSpec, FaultValueError, validate_faults
+from harness.mockprovider.server import MockServer
+
+__all__ = ["add_arguments", "config_from_args", "load_faults_file", "serve"]
+
+log = logging.getLogger("uploadbench.mock")
+
+
+def _byte_count(text: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    value = text.strip().lower().removesuffix("ib").removesuffix("b")
+    scale = units.get(value[-1:], 1)
+    try:
+        number = int(value[:-1] if scale > 1 else value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a byte count: {text!r} (e.g. 2G, 512M)") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"not a byte count: {text!r}")
+    return number * scale
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The mock's command-line options."""
+    parser.add_argument("--port", type=int, default=0, help="TCP port (0: pick a free one)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback only)")
+    parser.add_argument(
+        "--allow-non-loopback",
+        action="store_true",
+        help="allow --host to be a non-loopback address (exposes the mock to the network)",
+    )
+    parser.add_argument("--faults", metavar="FILE", help="fault set: .json or .toml")
+    parser.add_argument(
+        "--store",
+        default="hash",
+        help="'hash' keeps only digests and sizes; 'disk:DIR' also keeps content for downloads",
+    )
+    parser.add_argument(
+        "--keys", default="sk-test", help="comma-separated API keys to accept (default sk-test)"
+    )
+    parser.add_argument("--hash", dest="hash_algo", choices=HASH_ALGOS, default="xxh3_128")
+    parser.add_argument("--seed", type=int, default=None, help="fault seed (default 0)")
+    parser.add_argument(
+        "--buckets", default="uploads", help="comma-separated Supabase buckets to pre-create"
+    )
+    parser.add_argument(
+        "--max-bytes",
+        type=_byte_count,
+        default=None,
+        metavar="N",
+        help="raise every provider's size limit to N bytes (e.g. 2G) for big-file runs",
+    )
+
+
+def load_faults_file(path: Path) -> tuple[int | None, tuple[FaultSpec, ...]]:
+    """Read ``{"seed": N, "faults": [...]}`` or a bare list (JSON), or ``seed = N`` plus
+    ``[[faults]]`` tables (TOML). Raises :class:`ScenarioError` naming the field."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(name, "", f"cannot read: {exc.strerror}") from None
+    doc: Any
+    try:
+        doc = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ScenarioError(
+            name, "", f"not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}"
+        ) from None
+    if isinstance(doc, list):
+        doc = {"faults": doc}
+    if not isinstance(doc, dict):
+        raise ScenarioError(name, "", "must hold a list of faults or {seed, faults}")
+    unknown = set(doc) - {"seed", "faults"}
+    if unknown:
+        raise ScenarioError(name, sorted(unknown)[0], "unknown key; allowed: seed, faults")
+    seed = doc.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ScenarioError(name, "seed", f"must be an integer, got {seed!r}")
+    try:
+        specs = validate_faults(doc.get("faults", []))
+    except FaultValueError as err:
+        raise ScenarioError(name, err.field, err.problem) from None
+    return seed, specs
+
+
+def config_from_args(args: argparse.Namespace) -> MockConfig:
+    """Build the :class:`MockConfig` the options describe."""
+    seed, faults = (None, ()) if not args.faults else load_faults_file(Path(args.faults))
+    if args.seed is not None:
+        seed = args.seed
+    keys = tuple(k.strip() for k in args.keys.split(",") if k.strip())
+    buckets = tuple(b.strip() for b in args.buckets.split(",") if b.strip())
+    limits: dict[str, int] = {}
+    if args.max_bytes is not None:
+        limits = {
+            "kimi_max_bytes": args.max_bytes,
+            "glm_max_bytes": args.max_bytes,
+            "supabase_max_bytes": args.max_bytes,
+        }
+    return MockConfig(
+        keys=keys,
+        store=args.store,
+        hash_algo=args.hash_algo,
+        seed=seed or 0,
+        faults=faults,
+        host=args.host,
+        allow_non_loopback=args.allow_non_loopback,
+        buckets=buckets,
+        **limits,  # type: ignore[arg-type]
+    )
+
+
+async def _serve(config: MockConfig, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with MockServer(config, port) as server:
+            # the readiness signal: callers wait for this line, never sleep
+            sys.stdout.write(server.url + "\n")
+            sys.stdout.flush()
+            log.info("mock provider serving at %s (store=%s)", server.url, config.store)
+            await stop.wait()
+            log.info("mock provider stopping")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run until SIGTERM or SIGINT; return the exit code (0 on a clean stop)."""
+    config = config_from_args(args)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
+    try:
+        asyncio.run(_serve(config, args.port))
+    except OSError as exc:  # pragma: no cover - bind errors are turned into HarnessError
+        raise HarnessError(f"mock: {exc}") from None
+    return 0
