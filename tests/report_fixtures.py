@@ -322,6 +322,9 @@ def make_comparison(
                             "n_baseline": len(base),
                             "n_candidate": len(cand),
                             "reason": "ratio of medians, Mann-Whitney U, min effect 5%",
+                            "median_baseline": statistics.median(base),
+                            "median_candidate": statistics.median(cand),
+                            "gating": False,
                         }
                     )
         regressed = scenario["name"] == history_regression
@@ -342,6 +345,7 @@ def make_comparison(
                 "n_baseline": 25,
                 "n_candidate": 5,
                 "reason": "18% slower than the last 5 nights" if regressed else "within noise",
+                "gating": True,
             }
         )
         checks.append(
@@ -361,6 +365,7 @@ def make_comparison(
                 "n_baseline": None,
                 "n_candidate": 1,
                 "reason": "heap_peak_bytes <= 16 MiB",
+                "gating": True,
             }
         )
     counts = {
@@ -370,6 +375,8 @@ def make_comparison(
     exit_code = 1 if counts["regressed"] or counts["fail"] else 0
     return {
         "run_id": results["run_id"],
+        "against": "history",
+        "notes": ["synthetic comparison"],
         "checks": checks,
         "summary": counts,
         "exit_code": exit_code,

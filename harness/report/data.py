@@ -402,7 +402,12 @@ def _per_upload(group: Group | None, metric: str) -> float | None:
 
 @dataclass(frozen=True)
 class Headline:
-    """The verdict line at the top of the report."""
+    """The verdict line at the top of the report.
+
+    The counts are of the checks that decide the exit code (``gating`` checks and
+    thresholds); variant checks describe the before/after and are counted apart, so a naive
+    variant being slower than ``sync`` (the finding) never reads as a regression.
+    """
 
     verdict: str  # "regression", "ok", "inconclusive", "error", "not compared"
     text: str
@@ -413,6 +418,15 @@ class Headline:
     thresholds_failed: int
     thresholds_passed: int
     exit_code: int | None
+    against: str = ""
+    variant_counts: Mapping[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def _gates(check: Mapping[str, Any], gating_known: bool) -> bool:
+    if check.get("kind") == "threshold":
+        return True
+    return bool(check.get("gating")) if gating_known else check.get("kind") == "history"
 
 
 def headline(comparison: Mapping[str, Any] | None) -> Headline:
@@ -429,10 +443,12 @@ def headline(comparison: Mapping[str, Any] | None) -> Headline:
             0,
             None,
         )
-    checks = comparison.get("checks") or ()
+    checks = list(comparison.get("checks") or ())
+    gating_known = any("gating" in c for c in checks)
+    gates = [c for c in checks if _gates(c, gating_known)]
 
-    def count(verdict: str) -> int:
-        return sum(1 for c in checks if c.get("verdict") == verdict)
+    def count(verdict: str, pool: Sequence[Mapping[str, Any]] = gates) -> int:
+        return sum(1 for c in pool if c.get("verdict") == verdict)
 
     exit_code = comparison.get("exit_code")
     code = int(exit_code) if is_number(exit_code) else None
@@ -445,6 +461,7 @@ def headline(comparison: Mapping[str, Any] | None) -> Headline:
         2: ("error", "Error: the comparison could not be completed"),
         3: ("inconclusive", "Inconclusive: too few samples or too much noise to decide"),
     }.get(code, ("error", f"Unknown exit code {code}"))
+    variants = [c for c in checks if c.get("kind") == "variant"]
     return Headline(
         verdict,
         text,
@@ -455,6 +472,11 @@ def headline(comparison: Mapping[str, Any] | None) -> Headline:
         failed,
         count("pass"),
         code,
+        against=str(comparison.get("against") or ""),
+        variant_counts={
+            v: count(v, variants) for v in ("improved", "regressed", "unchanged", "inconclusive")
+        },
+        notes=tuple(str(n) for n in comparison.get("notes") or ()),
     )
 
 

@@ -26,6 +26,7 @@ from harness.report.format import (
 )
 
 __all__ = [
+    "KEY_METRICS",
     "VERDICT_CLASSES",
     "checks_table",
     "claims_table",
@@ -34,6 +35,7 @@ __all__ = [
     "loop_lag_table",
     "measured_table",
     "packages_table",
+    "split_checks",
 ]
 
 VERDICT_CLASSES = {
@@ -122,6 +124,41 @@ def _fmt_metric(metric: str, value: object) -> str:
     return fmt_number(value)
 
 
+# The metrics a reader looks for first; every other check is one click away.
+KEY_METRICS = frozenset(
+    {
+        "wall_s",
+        "throughput_bytes_per_s",
+        "latency_p50_s",
+        "latency_p99_s",
+        "success_rate",
+        "timeout_rate",
+        "connections_opened",
+        "rss_peak_bytes",
+        "heap_peak_bytes",
+        "loop_lag_p99_s",
+    }
+)
+
+
+def split_checks(
+    checks: Sequence[Mapping[str, Any]],
+) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """(shown first, the rest): thresholds, gating checks, key metrics and anything that
+    regressed or failed come first."""
+    first: list[Mapping[str, Any]] = []
+    rest: list[Mapping[str, Any]] = []
+    for c in checks:
+        important = (
+            c.get("kind") == "threshold"
+            or c.get("gating")
+            or c.get("verdict") in ("regressed", "fail")
+            or c.get("metric") in KEY_METRICS
+        )
+        (first if important else rest).append(c)
+    return first, rest
+
+
 def checks_table(checks: Sequence[Mapping[str, Any]]) -> str:
     """The comparison's checks: ratio candidate/baseline with its CI and the verdict."""
     rows = []
@@ -129,14 +166,23 @@ def checks_table(checks: Sequence[Mapping[str, Any]]) -> str:
         low, high = c.get("ci_low"), c.get("ci_high")
         ci = f"[{fmt_ratio(low)}, {fmt_ratio(high)}]" if low is not None else NA
         n_base, n_cand = fmt_count(c.get("n_baseline")), fmt_count(c.get("n_candidate"))
+        metric = str(c.get("metric", ""))
+        base, cand = c.get("median_baseline"), c.get("median_candidate")
+        values = (
+            f"{_fmt_metric(metric, base)} → {_fmt_metric(metric, cand)}"
+            if base is not None or cand is not None
+            else NA
+        )
+        concurrency = c.get("concurrency")
         rows.append(
             {
-                "kind": str(c.get("kind", "")),
+                "kind": str(c.get("kind", "")) + (" (gates)" if c.get("gating") else ""),
                 "provider": str(c.get("provider", "")),
                 "variant": str(c.get("variant", "")),
-                "concurrency": str(c.get("concurrency", "")),
-                "metric": str(c.get("metric", "")),
+                "concurrency": NA if concurrency is None else str(concurrency),
+                "metric": metric,
                 "against": str(c.get("baseline", "")),
+                "median base → cand": values,
                 "ratio": fmt_ratio(c.get("ratio")),
                 "95% CI of ratio": ci,
                 "p": fmt_p(c.get("p_value")),

@@ -144,19 +144,72 @@ def test_flame_graph_links_are_relative_and_unsafe_paths_are_dropped(
     assert "../run/profiles/memory-50mib-async-c1.html" in urls
 
 
-def test_headline_counts_come_from_the_comparison(small: dict[str, Any]) -> None:
+def test_headline_counts_the_checks_that_gate(small: dict[str, Any]) -> None:
     comparison = small["comparison"]
     page = render_report(small["results"], comparison=comparison)
     ids = _parse(page).ids
-    regressions = sum(1 for c in comparison["checks"] if c["verdict"] == "regressed")
-    improvements = sum(1 for c in comparison["checks"] if c["verdict"] == "improved")
-    assert int(ids["count-regressions"]) == regressions > 0
-    assert int(ids["count-improvements"]) == improvements > 0
+    gates = [c for c in comparison["checks"] if c["gating"]]
+    regressions = sum(1 for c in gates if c["verdict"] == "regressed")
+    assert int(ids["count-regressions"]) == regressions == 1
+    assert int(ids["count-thresholds-failed"]) == 0
     assert ids["exit-code"] == "1"
     assert "Regression" in ids["verdict"]
+    # variant checks are the finding, shown apart: never counted as regressions
+    improved = sum(
+        1 for c in comparison["checks"] if c["kind"] == "variant" and c["verdict"] == "improved"
+    )
+    assert f"{improved} improved" in " ".join(ids["variant-counts"].split())
     data = json.loads(ids["report-data"])
-    assert data["headline"]["regressions"] == regressions
+    assert data["headline"]["regressions"] == 1
     assert data["headline"]["verdict"] == "regression"
+
+
+# harness.compare's BCa bootstrap warns on constant samples (integrity_errors == 0 in every
+# repeat); that is its concern, reported to its owner, and not what this test checks.
+@pytest.mark.filterwarnings("ignore::scipy.stats.DegenerateDataWarning")
+def test_report_of_a_real_comparison_against_real_history(tmp_path: Path) -> None:
+    from harness.compare import compare_run
+    from harness.history import append_run, load_history
+
+    specs = _small_specs()
+    for night in range(3):
+        earlier = make_results(
+            specs=specs,
+            seed=50 + night,
+            repeats=3,
+            run_id=f"night{night:03d}",
+            started_at=f"2026-11-2{night}T02:00:00Z",
+            profiled=False,
+            records=False,
+        )
+        append_run(tmp_path, earlier)
+    loaded = load_history(tmp_path)
+    results = make_results(specs=specs, repeats=3, slowdown={"throughput-10-files/async": 1.6})
+    comparison = compare_run(results, history=loaded.entries).to_dict()
+    history = [
+        {
+            "run_id": e.run_id,
+            "started_at": e.started_at,
+            "scenario": e.scenario,
+            "fingerprint": e.fingerprint,
+            "groups": [
+                {
+                    "provider": k[0],
+                    "variant": k[1],
+                    "concurrency": k[2],
+                    "samples": {m: list(v) for m, v in samples.items()},
+                }
+                for k, samples in e.groups.items()
+            ],
+        }
+        for e in loaded.entries
+    ]
+    page = render_report(results, comparison=comparison, history=history)
+    ids = _parse(page).ids
+    assert ids["exit-code"] == str(comparison["exit_code"])
+    assert int(ids["count-regressions"]) == comparison["summary"]["gating"]["regressed"]
+    assert "more check(s) on other metrics" in page
+    assert "History: 3 earlier night(s)." in page
 
 
 def test_claims_are_measured_from_the_scenarios_that_carry_them() -> None:
