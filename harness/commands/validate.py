@@ -1,0 +1,78 @@
+"""``uploadbench validate FILE...``: check scenario files (or folders of them).
+
+Prints ``ok NAME (N trials)`` per good file on stdout and the one-line error per bad file
+on stderr; exits 2 if any file is bad. Nothing is run and no server is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harness.errors import EXIT_ERROR, EXIT_OK, ScenarioError
+from harness.plan import plan_trials
+from harness.scenario import Scenario, load_scenario
+
+__all__ = ["COMMAND", "ValidateCommand", "printable", "scenario_files"]
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, so a hostile name stays on one line and
+    cannot drive the terminal."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+
+
+def scenario_files(paths: list[Path]) -> list[tuple[Path, ScenarioError | None]]:
+    """Expand folders to their ``*.toml`` files (sorted); a missing path or an empty folder
+    comes back with its error."""
+    out: list[tuple[Path, ScenarioError | None]] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(path.rglob("*.toml"), key=lambda p: p.relative_to(path).as_posix())
+            if not found:
+                out.append((path, ScenarioError(str(path), "", "no *.toml scenario files here")))
+            out.extend((p, None) for p in found)
+        elif path.exists():
+            out.append((path, None))
+        else:
+            out.append((path, ScenarioError(str(path), "", "no such file or directory")))
+    return out
+
+
+class ValidateCommand:
+    name = "validate"
+    help = "check scenario files"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "files", nargs="+", type=Path, metavar="FILE", help="scenario .toml files or folders"
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        bad = 0
+        names: dict[str, Path] = {}
+        for path, problem in scenario_files(args.files):
+            scenario: Scenario | None = None
+            if problem is None:
+                try:
+                    scenario = load_scenario(path)
+                except ScenarioError as err:
+                    problem = err
+            if scenario is not None and scenario.name in names:
+                problem = ScenarioError(
+                    str(path),
+                    "name",
+                    f"{scenario.name!r} is also the name of {names[scenario.name]}",
+                )
+            if problem is not None or scenario is None:
+                bad += 1
+                print(f"uploadbench: error: {printable(str(problem))}", file=sys.stderr)
+                continue
+            names[scenario.name] = path
+            trials = len(plan_trials([scenario]))
+            print(f"ok {printable(scenario.name)} ({trials} trials)")
+        return EXIT_ERROR if bad else EXIT_OK
+
+
+COMMAND = ValidateCommand()
