@@ -36,7 +36,8 @@ def test_junit_has_one_testcase_per_check(comparison: compare.RunComparison) -> 
     assert len(cases) == len(comparison.checks)
     failures = [c for c in cases if c.find("failure") is not None]
     skipped = [c for c in cases if c.find("skipped") is not None]
-    assert len(failures) == sum(c.failed for c in comparison.checks)
+    assert len(failures) == sum(c.failed and c.gating for c in comparison.checks)
+    assert any(c.failed and not c.gating for c in comparison.checks)  # variant: not a failure
     assert len(skipped) == sum(c.verdict == "inconclusive" for c in comparison.checks)
     assert root.get("failures") == str(len(failures))
     assert root.get("tests") == str(len(cases))
@@ -79,3 +80,56 @@ def test_bmf_shape() -> None:
     assert wall["upper_value"] < 100  # the profiled trial's wall time is not a timing
     assert bmf["s/kimi/async/c=4"]["heap_peak_bytes"]["value"] == 5e6
     assert "loop_lag_p99_s" not in bmf["s/kimi/sync/c=4"]  # null: not applicable
+
+
+def _write_run(reports: Path, doc: dict) -> None:
+    run_dir = reports / doc["run_id"]
+    run_dir.mkdir(parents=True)
+    (run_dir / "results.json").write_text(json.dumps(doc), encoding="utf-8")
+
+
+def test_compare_cli_writes_every_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+
+    reports = tmp_path / "reports"
+    for day in range(1, 4):
+        scenario = make_scenario("s", seed=day, repeats=4, scenario_hash="h1")
+        history.append_run(history.history_root(reports), make_results(f"run-0{day}", [scenario]))
+    slow = make_scenario("s", seed=9, repeats=4, scenario_hash="h1", slowdown={"async": 1.4})
+    _write_run(reports, make_results("run-09", [slow]))
+    out = {name: tmp_path / f"out.{name}" for name in ("xml", "md", "json")}
+    code = main(
+        [
+            "compare", "run-09", "--reports", str(reports), "--junit", str(out["xml"]),
+            "--markdown", str(out["md"]), "--bmf", str(out["json"]), "--metric", "latency",
+        ]
+    )  # fmt: skip
+    assert code == 1
+    printed = capsys.readouterr().out
+    assert printed.startswith("compared with history: 2 regressed")  # history + variant
+    assert "regressed: s / kimi / async / c=4: latency_p50_s" in printed
+    assert ET.parse(out["xml"]).getroot().get("failures") == "1"  # the gating one
+    assert "(exit 1)" in out["md"].read_text(encoding="utf-8")
+    assert "s/kimi/async/c=4" in json.loads(out["json"].read_text(encoding="utf-8"))
+
+    assert main(["compare", "run-09", "--reports", str(reports), "--against", "none"]) == 0
+    capsys.readouterr()
+    assert main(["compare", "run-09", "--reports", str(reports), "--json", "--last", "1"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["against"] == "history"
+    assert any("last 1 comparable runs: run-03" in n for n in doc["notes"])
+
+
+def test_compare_cli_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+
+    assert main(["compare", str(tmp_path / "missing"), "--reports", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "no such results file" in err
+    assert main(["compare", "x", "--metric", "bogus"]) == 2
+    assert "unknown metric 'bogus'" in capsys.readouterr().err
