@@ -8,12 +8,70 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.history import HistoryEntry, history_root, load_history
 from harness.report.render import render_report
 from harness.results import atomic_write_text, load_results
 
-__all__ = ["REPORT_FILE", "write_report"]
+__all__ = ["REPORT_FILE", "TREND_NIGHTS", "load_report_history", "write_report"]
 
 REPORT_FILE = "index.html"
+# 100 nights is about a season of nightlies: enough to see a step, and the trend plots stay
+# small (one line point per night) whatever the history grows to.
+TREND_NIGHTS = 100
+
+
+def _as_record(entry: HistoryEntry) -> dict[str, Any]:
+    return {
+        "run_id": entry.run_id,
+        "started_at": entry.started_at,
+        "scenario": entry.scenario,
+        "scenario_hash": entry.scenario_hash,
+        "fingerprint": entry.fingerprint,
+        "git_commit": entry.git_commit,
+        "groups": [
+            {
+                "provider": provider,
+                "variant": variant,
+                "concurrency": concurrency,
+                "samples": {metric: list(values) for metric, values in samples.items()},
+            }
+            for (provider, variant, concurrency), samples in sorted(entry.groups.items())
+        ],
+    }
+
+
+def load_report_history(
+    reports_dir: Path, results: Mapping[str, Any], *, nights: int = TREND_NIGHTS
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The history records the report's trends need, and warnings for what was left out.
+
+    Only earlier runs of the same scenario definition (hash) are kept: a changed scenario
+    measures something else, so its old numbers would fake a step in the trend. At most the
+    last ``nights`` runs are kept.
+    """
+    loaded = load_history(history_root(reports_dir))
+    warnings = list(loaded.warnings)
+    hashes = {str(s.get("name")): str(s.get("hash")) for s in results.get("scenarios") or ()}
+    started = str(results.get("started_at") or "")
+    run_id = results.get("run_id")
+    kept, other_definition = [], 0
+    for entry in loaded.entries:
+        if entry.run_id == run_id or (started and entry.started_at >= started):
+            continue  # the run itself, or its future when re-rendering an old run
+        if entry.scenario not in hashes:
+            continue
+        if hashes[entry.scenario] != entry.scenario_hash:
+            other_definition += 1
+            continue
+        kept.append(entry)
+    if other_definition:
+        warnings.append(
+            f"{other_definition} history record(s) ran another definition of their scenario "
+            "(different hash) and are left out of the trends."
+        )
+    runs = sorted({(e.started_at, e.run_id) for e in kept})[-nights:]
+    chosen = {run for _, run in runs}
+    return [_as_record(e) for e in kept if e.run_id in chosen], warnings
 
 
 def write_report(

@@ -1,0 +1,82 @@
+"""``uploadbench report RUN [--against history|RUN|none] [-o FILE] [--reports DIR]
+[--nights N]``: render the HTML report of a run (``RUN`` = run folder, results.json, run id
+or ``latest``). Exit 0 when the report is written: the verdict gates in ``run`` and
+``compare``, not here."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness.compare import compare_against
+from harness.report.write import TREND_NIGHTS, load_report_history, write_report
+from harness.results import load_results, resolve_results_path
+
+__all__ = ["COMMAND", "ReportCommand"]
+
+
+def _nights(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+class ReportCommand:
+    name = "report"
+    help = "render the HTML report of a run"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "run", metavar="RUN", help="run folder, results.json, run id or 'latest'"
+        )
+        parser.add_argument(
+            "--against",
+            default="history",
+            metavar="history|RUN|none",
+            help="compare with the history (default), another run, or nothing",
+        )
+        parser.add_argument(
+            "-o",
+            "--output",
+            type=Path,
+            metavar="FILE",
+            help="where to write the page (default: RUN's folder/index.html)",
+        )
+        parser.add_argument(
+            "--reports", type=Path, default=Path("reports"), help="reports folder (history, latest)"
+        )
+        parser.add_argument(
+            "--nights",
+            type=_nights,
+            default=TREND_NIGHTS,
+            metavar="N",
+            help=f"earlier runs shown in the trends (default {TREND_NIGHTS}; 0: none)",
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        results = load_results(args.run, reports_dir=args.reports)
+        run_dir = resolve_results_path(args.run, reports_dir=args.reports).parent
+        against = None if args.against == "none" else args.against
+        comparison = compare_against(results, against, reports_dir=args.reports)
+        history, warnings = (
+            load_report_history(args.reports, results, nights=args.nights)
+            if args.nights
+            else ([], [])
+        )
+        path = write_report(
+            run_dir,
+            results,
+            comparison=comparison.to_dict(),
+            history=history,
+            environment_warnings=warnings,
+            output=args.output,
+        )
+        print(path)
+        return 0
+
+
+COMMAND = ReportCommand()

@@ -1,0 +1,80 @@
+"""``uploadbench report`` end to end on files in tmp_path (no sockets)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# tests/ holds the shared synthetic-data module (tests/ is not a package)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from report_fixtures import ScenarioSpec, make_results
+
+from harness.cli import main
+from harness.history import append_run, history_root
+from harness.results import point_latest
+
+SPECS = [ScenarioSpec("throughput-10-files", "throughput_10_files", 64 * 1024, 4, (1, 2))]
+
+
+def _store(reports: Path, doc: dict[str, Any]) -> Path:
+    run_dir = reports / doc["run_id"]
+    run_dir.mkdir(parents=True)
+    (run_dir / "results.json").write_text(json.dumps(doc), encoding="utf-8")
+    return run_dir
+
+
+# harness.compare's BCa bootstrap warns on constant samples (integrity_errors == 0 in every
+# repeat); that is its concern, not this command's.
+@pytest.mark.filterwarnings("ignore::scipy.stats.DegenerateDataWarning")
+def test_report_latest_against_history_writes_index_html(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports = tmp_path / "reports"
+    for night in range(3):
+        earlier = make_results(
+            specs=SPECS, seed=night, repeats=3, run_id=f"night{night}",
+            started_at=f"2026-11-2{night}T02:00:00Z", profiled=False, records=False,
+        )  # fmt: skip
+        append_run(history_root(reports), earlier)
+    doc = make_results(specs=SPECS, repeats=3)
+    run_dir = _store(reports, doc)
+    point_latest(reports, doc["run_id"])
+
+    code = main(["report", "latest", "--reports", str(reports)])
+
+    assert code == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == str(reports / "latest" / "index.html")
+    page = (run_dir / "index.html").read_text(encoding="utf-8")
+    assert "History: 3 earlier night(s)." in page
+    assert 'id="exit-code"' in page
+
+
+def test_report_to_another_file_without_comparison(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    doc = make_results(specs=SPECS, repeats=2)
+    run_dir = _store(reports, doc)
+    out = tmp_path / "site" / "nightly.html"
+
+    code = main(["report", str(run_dir / "results.json"), "--against", "none", "-o", str(out),
+                 "--reports", str(reports), "--nights", "0"])  # fmt: skip
+
+    assert code == 0
+    page = out.read_text(encoding="utf-8")
+    assert f'href="../reports/{doc["run_id"]}/profiles/' in page
+    assert not (run_dir / "index.html").exists()
+
+
+def test_missing_run_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["report", str(tmp_path / "nope"), "--reports", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("uploadbench: error: ")
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
