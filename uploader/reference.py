@@ -160,18 +160,24 @@ class _FileSource:
             return
         queue: asyncio.Queue[Chunk | BaseException | None] = asyncio.Queue(self.read_ahead)
         producer = asyncio.create_task(self._produce(queue, start, end))
+        pos = start
         try:
-            while True:
+            while pos < end:
                 item = await queue.get()
                 if item is None:
-                    return
+                    raise EOFError(f"{self.path.name} ended at byte {pos} of {end}")
                 if isinstance(item, BaseException):
                     raise item
+                pos += len(item)
                 yield item
         finally:
-            producer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await producer
+            # After the last byte the producer finishes by itself, and the body must end
+            # without awaiting anything: aiohttp cancels a request writer still running
+            # when the answer arrives, and then closes the connection instead of pooling it.
+            if pos < end:  # abandoned mid-body (cut, stall, cancel): stop reading
+                producer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await producer
 
     async def _produce(
         self, queue: asyncio.Queue[Chunk | BaseException | None], start: int, end: int

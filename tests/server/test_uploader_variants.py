@@ -1,0 +1,232 @@
+"""Every uploader variant against the real mock provider: equivalence, faults, pooling.
+
+The mock runs in its own thread (``MockServer.in_thread``) because ``sync`` and
+``naive-async`` block whichever loop they run in, which is the point of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import xxhash
+
+from harness.mockprovider import MockConfig, MockServer
+from uploader.api import Fixes, LocalFile, Outcome, Settings, Target
+from uploader.command import CommandUploader
+from uploader.naive import NaiveAsyncUploader
+from uploader.reference import ReferenceUploader
+from uploader.sync_baseline import SyncBaselineUploader
+
+KEY = "sk-test"
+MIB = 1024 * 1024
+BASES = {"kimi": "/kimi/v1", "glm": "/glm/api/paas/v4", "supabase": "/supabase"}
+UPLOAD_ROUTES = {
+    "kimi": "POST /files",
+    "glm": "POST /files",
+    "supabase": "POST storage/v1/object/{bucket}/{path}",
+}
+CURL = 'curl -sf -X POST -H "Authorization: Bearer {key}" --data-binary @{path} {url}'
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[MockServer]:
+    with MockServer.in_thread(MockConfig(keys=(KEY,)), port=0) as srv:
+        yield srv
+
+
+def make_files(root: Path, sizes: Sequence[int], seed: int, prefix: str = "f") -> list[LocalFile]:
+    rng = random.Random(seed)
+    files = []
+    for i, size in enumerate(sizes):
+        data = rng.randbytes(size)
+        path = root / f"{prefix}-{i:03d}.bin"
+        path.write_bytes(data)
+        files.append(LocalFile(path, size, xxhash.xxh3_128(data).hexdigest()))
+    return files
+
+
+def target_for(srv: MockServer, provider: str, **kw: Any) -> Target:
+    return Target(provider, srv.url + BASES[provider], KEY, **kw)  # type: ignore[arg-type]
+
+
+def control(srv: MockServer, method: str, path: str, **kw: Any) -> Any:
+    resp = httpx.request(method, f"{srv.url}/__mock/{path}", timeout=30, **kw)
+    resp.raise_for_status()
+    return resp.json()
+
+
+def upload_records(srv: MockServer, provider: str) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = control(srv, "GET", "stats")["requests"]
+    return [r for r in records if r["provider"] == provider]
+
+
+def stored(
+    srv: MockServer, provider: str, files: Sequence[LocalFile]
+) -> dict[str, tuple[int, str]]:
+    """name -> (bytes, content hash) of what the mock holds for each file."""
+    if provider == "supabase":
+        out = {}
+        for f in files:
+            resp = httpx.get(
+                f"{srv.url}/supabase/storage/v1/object/info/uploads/{f.name}",
+                headers={"Authorization": f"Bearer {KEY}", "apikey": KEY},
+            )
+            if resp.status_code == 200:
+                info = resp.json()
+                out[f.name] = (info["size"], info["etag"].strip('"'))
+        return out
+    ok = [
+        r
+        for r in upload_records(srv, provider)
+        if r["route"] == UPLOAD_ROUTES[provider] and r["status"] == 200
+    ]
+    names = Counter(r["filename"] for r in ok)
+    assert all(n == 1 for n in names.values()), f"duplicate uploads: {names.most_common(3)}"
+    return {r["filename"]: (r["content_bytes"], r["content_hash"]) for r in ok}
+
+
+def normalised(outcomes: Sequence[Outcome]) -> list[tuple[str, int, str, int]]:
+    return [(o.name, o.size, o.outcome, o.bytes_sent) for o in outcomes]
+
+
+async def run_variant(
+    name: str, files: list[LocalFile], target: Target, s: Settings
+) -> list[Outcome]:
+    if name == "sync":
+        return await asyncio.to_thread(SyncBaselineUploader().upload_many, files, target, s)
+    if name == "naive-async":
+        return await NaiveAsyncUploader().upload_many(files, target, s)
+    if name == "async":
+        return await ReferenceUploader().upload_many(files, target, s)
+    if name.startswith("async["):
+        off = name[len("async[") : -len("=off]")]
+        return await ReferenceUploader(Fixes(**{off: False})).upload_many(files, target, s)
+    assert name == "cmd:curl"
+    return await CommandUploader(CURL).upload_many(files, target, s)
+
+
+@pytest.mark.parametrize("provider", ["kimi", "glm", "supabase"])
+async def test_every_variant_stores_the_same_bytes(
+    server: MockServer, tmp_path: Path, provider: str
+) -> None:
+    sizes = [1, 1000, 256 * 1024 + 1, 3 * MIB + 5]
+    if provider == "supabase":
+        sizes.append(7 * MIB)  # at or above tus_threshold_bytes: TUS for the reference
+    files = make_files(tmp_path, sizes, seed=3)
+    target = target_for(server, provider)
+    variants = ["sync", "naive-async", "async"] + [f"async[{fix}=off]" for fix in Fixes.names()]
+    if provider == "supabase":
+        variants.append("cmd:curl")
+    expected = {f.name: (f.size, f.content_hash) for f in files}
+    results = {}
+    for variant in variants:
+        control(server, "POST", "reset")
+        outcomes = await run_variant(variant, files, target, Settings(concurrency=3))
+        assert [o.outcome for o in outcomes] == ["ok"] * len(files), (variant, outcomes)
+        assert all(o.file_id for o in outcomes if variant != "cmd:curl"), variant
+        assert stored(server, provider, files) == expected, variant
+        rows = [
+            r
+            for r in control(server, "GET", "stats")["requests"]
+            if r["route"].startswith("POST rest/v1/") and r["status"] == 201
+        ]
+        if variant != "cmd:curl":  # an external command records no metadata
+            assert len(rows) == len(files), variant
+        results[variant] = normalised(outcomes)
+    first = results[variants[0]]
+    for variant in variants[1:]:
+        assert results[variant] == first, variant
+
+
+FAULTS = {
+    "seed": 1,
+    "faults": [
+        {"type": "http_error", "status": 503, "rate": 0.05, "target": {"method": "POST"}},
+        {"type": "abort_mid_body", "after_pct": 50, "mode": "rst", "rate": 0.01},
+        {"type": "stall", "after_bytes": 0, "rate": 0.01},
+    ],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("provider", ["supabase", "kimi"])
+async def test_reference_survives_faults_without_duplicates(
+    server: MockServer, tmp_path: Path, provider: str
+) -> None:
+    rng = random.Random(11)
+    files = make_files(tmp_path, [rng.randint(2_000, 64_000) for _ in range(200)], seed=5)
+    control(server, "POST", "reset")
+    control(server, "PUT", "faults", json=FAULTS)
+    settings = Settings(
+        concurrency=8,
+        stall_timeout_s=0.5,
+        backoff_base_s=0.02,
+        backoff_cap_s=0.3,
+        max_attempts=8,
+        seed=2,
+    )
+    started = time.perf_counter()
+    try:
+        outcomes = await ReferenceUploader().upload_many(
+            files, target_for(server, provider), settings
+        )
+        elapsed = time.perf_counter() - started
+        stats = control(server, "GET", "stats")
+    finally:
+        control(server, "PUT", "faults", json={"seed": 0, "faults": []})
+    by_name = {o.name: o for o in outcomes}
+    failed = [o for o in outcomes if o.outcome != "ok"]
+    assert not failed, failed[:3]
+    assert stored(server, provider, files) == {f.name: (f.size, f.content_hash) for f in files}
+    applied = stats["totals"]["faults_applied"]
+    assert applied.get("stall", 0) > 0, applied  # the seed must exercise the watchdog
+    assert applied.get("http_error", 0) > 0, applied
+    upload_route = UPLOAD_ROUTES[provider]
+    faulted_uploads = [
+        r for r in stats["requests"] if r["route"] == upload_route and r["fault"] is not None
+    ]
+    for rec in faulted_uploads:
+        assert by_name[rec["filename"]].attempts > 1, rec
+    ok_writes = Counter(
+        r["filename"]
+        for r in stats["requests"]
+        if r["route"] == upload_route and r["status"] == 200
+    )
+    assert set(ok_writes.values()) == {1}  # each object written exactly once
+    assert sum(o.attempts - 1 for o in outcomes) >= len(faulted_uploads)
+    # Each stall ends after stall_timeout_s, not after a 300 s default.
+    assert elapsed < 120, elapsed
+
+
+@pytest.mark.parametrize("provider", ["kimi", "glm", "supabase"])
+async def test_connections_per_variant(server: MockServer, tmp_path: Path, provider: str) -> None:
+    files = make_files(tmp_path, [50_000] * 12, seed=7)
+    target = target_for(server, provider, record_metadata=False)
+    settings = Settings(concurrency=3)
+
+    async def connections(run: Any) -> int:
+        control(server, "POST", "reset")
+        outcomes = await run
+        assert {o.outcome for o in outcomes} == {"ok"}
+        # Distinct connections that carried provider requests: the totals'
+        # connections_accepted also counts this test's own /__mock/ control calls.
+        return len({r["connection_id"] for r in upload_records(server, provider)})
+
+    pooled = await connections(ReferenceUploader().upload_many(files, target, settings))
+    assert 1 <= pooled <= settings.concurrency
+    unpooled = await connections(
+        ReferenceUploader(Fixes(pooling=False)).upload_many(files, target, settings)
+    )
+    assert unpooled == len(files)
+    legacy = await connections(
+        asyncio.to_thread(SyncBaselineUploader().upload_many, files, target, settings)
+    )
+    assert legacy == len(files)
