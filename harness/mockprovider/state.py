@@ -116,13 +116,12 @@ class RequestContext:
     api: str
 
 
-STATE_KEY = web.AppKey("mock_state", object)
-CTX_KEY = "uploadbench.mock.ctx"
+STATE_KEY: web.AppKey[MockState] = web.AppKey("uploadbench_mock_state")
+CTX_KEY: web.RequestKey[RequestContext] = web.RequestKey("uploadbench_mock_ctx", RequestContext)
 
 
 def ctx_of(request: web.Request) -> RequestContext:
-    ctx: RequestContext = request[CTX_KEY]
-    return ctx
+    return request[CTX_KEY]
 
 
 class MockState:
