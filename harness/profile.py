@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,6 +34,7 @@ __all__ = [
     "external_resources",
     "main",
     "profile_trial",
+    "scrub_record",
     "scrub_timing",
     "trial_stem",
     "write_flamegraph",
@@ -41,6 +43,7 @@ __all__ = [
 # The only metrics a profiled trial may carry; everything else is timing or depends on it
 # (a timeout under memray's slowdown is not a timeout of the uploader).
 MEMORY_METRICS: tuple[str, ...] = ("heap_peak_bytes", "rss_peak_bytes")
+_RECORD_TIMES = frozenset({"start", "end", "latency_s", "started_at", "ended_at"})
 MAX_TIMELINE_POINTS = 200
 TOP_ALLOCATIONS = 10
 
@@ -212,6 +215,11 @@ def trial_stem(spec: Mapping[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", str(raw)).strip("._") or "trial"
 
 
+def scrub_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A per-upload record with its times nulled: they were taken under memray."""
+    return {key: (None if key in _RECORD_TIMES else value) for key, value in record.items()}
+
+
 def scrub_timing(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """Every metric but the memory ones set to null (keys kept so the shape stays fixed)."""
     return {key: (value if key in MEMORY_METRICS else None) for key, value in metrics.items()}
@@ -262,6 +270,7 @@ def profile_trial(
         **result,
         "profiled": True,
         "metrics": metrics,
+        "records": [scrub_record(r) for r in result.get("records") or ()],
         "profile": {
             "heap_peak_bytes": summary.heap_peak_bytes,
             "rss_peak_bytes": summary.rss_peak_bytes,
@@ -280,25 +289,42 @@ def _relative(path: Path, base: Path) -> str:
         return path.resolve().as_posix()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m harness.profile``: trial spec JSON on stdin, result JSON on stdout."""
-    del argv  # no options: everything is in the spec, as for the worker
-    # imported before tracking starts so the import's own allocations stay out of the peak
+def _preload(spec: Mapping[str, Any]) -> None:
+    """Import the variant's code before tracking starts: modules stay alive for the whole
+    trial, so imports made inside the tracker (supabase, httpx, aiohttp: megabytes) would sit
+    in every heap peak and blur the comparison of uploaders."""
+    from uploader.loading import load_variant
+    from uploader.variants import parse_variant
+
+    # a bad variant is reported by run_trial itself, with the worker's own wording
+    with contextlib.suppress(ValueError, ImportError):
+        load_variant(parse_variant(str(spec.get("variant", ""))))
+
+
+def main() -> int:
+    """``python -m harness.profile``: trial spec JSON on stdin, result JSON on stdout;
+    exit 0, or 2 with a one-line message on stderr (the worker's protocol)."""
     from harness.worker import run_trial
 
+    # Keep the real stdout for the result: fd 1 goes to stderr so the uploader (a cmd:
+    # variant's command, a chatty library) and memray's progress output cannot corrupt it.
+    result_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     try:
-        spec = json.load(sys.stdin)
+        try:
+            spec = json.loads(sys.stdin.read())
+        except json.JSONDecodeError as exc:
+            raise HarnessError(f"trial spec is not JSON: {exc.msg}") from None
         if not isinstance(spec, dict):
-            raise HarnessError("trial spec on stdin must be a JSON object")
+            raise HarnessError("trial spec must be a JSON object")
+        _preload(spec)
         result = profile_trial(spec, run_trial)
-    except json.JSONDecodeError as exc:
-        print(f"harness.profile: error: trial spec is not JSON: {exc}", file=sys.stderr)
-        return 2
     except UploadbenchError as err:
         print(f"harness.profile: error: {err}", file=sys.stderr)
         return err.exit_code
-    json.dump(result, sys.stdout)
-    sys.stdout.write("\n")
+    with os.fdopen(result_fd, "w", encoding="utf-8") as out:
+        out.write(json.dumps(result, allow_nan=False) + "\n")
     return 0
 
 
