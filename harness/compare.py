@@ -581,9 +581,11 @@ def compare_run(
     baseline_run: Mapping[str, Any] | None = None,
     policy: Policy | None = None,
     notes: Sequence[str] = (),
+    variant_checks: bool = True,
 ) -> RunComparison:
-    """Thresholds, variant checks, and (when given) checks against ``history`` entries or
-    against ``baseline_run``, for every scenario of ``results``. Pure.
+    """Thresholds, variant checks (unless ``variant_checks`` is false), and (when given)
+    checks against ``history`` entries or against ``baseline_run``, for every scenario of
+    ``results``. Pure.
 
     History entries must be comparable (same scenario hash and environment fingerprint,
     :func:`harness.history.select_comparable` picks them); a scenario without any gets one
@@ -612,7 +614,8 @@ def compare_run(
     checks: list[Check] = []
     for scenario in results["scenarios"]:
         checks.extend(threshold_checks(scenario))
-        checks.extend(compare_variants(scenario, policy))
+        if variant_checks:
+            checks.extend(compare_variants(scenario, policy))
         if baseline_run is not None:
             label = f"run {against}"
             other = other_scenarios.get(str(scenario["name"]))

@@ -72,6 +72,7 @@ def confirm_suspects(
     scenario_paths: Sequence[Path],
     out_dir: Path,
     seed: int,
+    cache_dir: Path,
 ) -> tuple[dict[str, Any], list[str]]:
     """Re-run each scenario's suspected regressions (their variants only) with
     :func:`harness.runner.run_scenarios`, and return ``results`` with the new trials added
@@ -106,6 +107,7 @@ def confirm_suspects(
             seed=seed,
             clock=lambda: datetime.now(UTC),
             rng=random.Random(),
+            cache_dir=cache_dir,
         )
         rerun_fp = (outcome.document.get("environment") or {}).get("fingerprint")
         if rerun_fp != fingerprint:
@@ -181,6 +183,7 @@ class CompareCommand:
             "different package versions; timings across machines mean little)",
         )
         parser.add_argument("--seed", type=int, default=0, help="bootstrap and re-run seed")
+        parser.add_argument("--cache-dir", type=Path, help="file-set cache for --confirm")
 
     def run(self, args: argparse.Namespace) -> int:
         results = load_results(args.run, reports_dir=args.reports)
@@ -193,12 +196,15 @@ class CompareCommand:
         against = None if args.against == "none" else args.against
         comparison = compare_against(results, against, reports_dir=args.reports, policy=policy)
         if args.confirm and comparison.suspects:
+            from harness.commands.run import default_cache_dir
+
             merged, notes = confirm_suspects(
                 results,
                 comparison,
                 scenario_paths=args.scenarios or [Path("scenarios")],
                 out_dir=args.reports,
                 seed=args.seed + 1,
+                cache_dir=args.cache_dir or default_cache_dir(),
             )
             comparison = _recompare(merged, against, args.reports, policy, notes)
         if args.junit:

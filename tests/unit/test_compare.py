@@ -262,3 +262,51 @@ def test_compare_against_reads_files_and_run_verdict_records(tmp_path: Path) -> 
     assert versus.against == "run-01"
     with pytest.raises(ResultsError, match="no such results file"):
         compare.compare_against(run, str(tmp_path / "nope"), reports_dir=reports)
+
+
+def test_calibrate_from_aa_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    from harness.cli import main
+    from harness.commands.calibrate import calibrate
+
+    docs = [
+        make_results(f"run-0{i}", [make_scenario("s", seed=300 + i, repeats=5, cv=0.05)])
+        for i in range(1, 6)
+    ]
+    result = calibrate(docs, rng=np.random.default_rng(0), simulations=100)
+    assert result.comparisons == 10  # every pair of 5 runs
+    assert result.checks > 100
+    assert result.false_alarm_rate is not None
+    assert result.false_alarm_rate <= 0.05
+    row = next(r for r in result.metrics if r.metric == "latency_p50_s" and r.variant == "async")
+    assert row.n == 25
+    assert row.cv == pytest.approx(0.05, abs=0.02)
+    assert row.repeats_normal is not None
+    assert 4 <= row.repeats_normal <= 10
+    assert json.dumps(result.to_dict(), allow_nan=False)
+
+    for doc in docs[:3]:
+        run_dir = tmp_path / doc["run_id"]
+        run_dir.mkdir()
+        (run_dir / "results.json").write_text(json.dumps(doc), encoding="utf-8")
+    assert (
+        main(["calibrate", "--from", "run-01", "run-02", "run-03", "--reports", str(tmp_path)]) == 0
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("A/A over runs run-01, run-02, run-03: 3 run-vs-run comparisons")
+    assert "normal approximation for the Mann-Whitney U test" in out
+    assert "s / kimi / async / c=4 latency_p50_s: n=15" in out
+
+
+def test_calibrate_refuses_mixed_runs() -> None:
+    import numpy as np
+
+    from harness.commands.calibrate import calibrate
+
+    a = make_results("run-01", [make_scenario("s", seed=1)])
+    b = make_results("run-02", [make_scenario("s", seed=2)], fingerprint="fp-B")
+    with pytest.raises(ResultsError, match="different environments"):
+        calibrate([a, b], rng=np.random.default_rng(0))
+    with pytest.raises(ResultsError, match="at least 2 runs"):
+        calibrate([a], rng=np.random.default_rng(0))
