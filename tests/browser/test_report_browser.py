@@ -1,0 +1,144 @@
+"""The report in real headless Chromium: opens from file://, fetches nothing, shows its
+numbers. Uses the system Chromium (``UPLOADBENCH_CHROMIUM``, default /usr/bin/chromium)
+through playwright, so no browser download is ever needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# tests/ holds the shared synthetic-data module (tests/ is not a package)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from report_fixtures import ScenarioSpec, default_specs, make_comparison, make_history, make_results
+
+from harness.report import write_report
+
+pytestmark = pytest.mark.browser
+
+LAUNCH_ARGS = [
+    "--no-sandbox",  # CI runs as root in a container
+    "--disable-gpu",
+    "--disable-dev-shm-usage",  # containers have a tiny /dev/shm
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def _chromium() -> str:
+    path = os.environ.get("UPLOADBENCH_CHROMIUM", "/usr/bin/chromium")
+    if Path(path).is_file() and os.access(path, os.X_OK):
+        return path
+    message = (
+        f"Chromium not found at {path}: apt-get install chromium, or point "
+        "UPLOADBENCH_CHROMIUM at a Chromium binary"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(message)  # CI must run this test, never skip it silently
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def nightly_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    specs = [*default_specs(), ScenarioSpec("<script>alert(1)</script>", None, 4096, 200, (8,))]
+    results = make_results(specs=specs, repeats=5)
+    comparison = make_comparison(results)
+    run_dir = tmp_path_factory.mktemp("reports") / results["run_id"]
+    run_dir.mkdir()
+    path = write_report(
+        run_dir, results, comparison=comparison, history=make_history(nights=30, specs=specs)
+    )
+    return {"path": path, "comparison": comparison, "results": results}
+
+
+def test_report_opens_offline_without_errors(
+    nightly_report: dict[str, Any], tmp_path: Path
+) -> None:
+    executable = _chromium()
+    from playwright.sync_api import Route, sync_playwright
+
+    path: Path = nightly_report["path"]
+    assert path.stat().st_size < 5 * 1024 * 1024
+    blocked: list[str] = []
+    errors: list[str] = []
+    dialogs: list[str] = []
+
+    def only_local(route: Route) -> None:
+        url = route.request.url
+        if url.startswith(("file:", "data:")):
+            route.continue_()
+        else:
+            blocked.append(url)
+            route.abort()
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.route("**/*", only_local)
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(path.as_uri(), wait_until="load")
+            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+
+            # every <img>, and every raster image inside an SVG, decodes
+            images_ok = page.evaluate(
+                """async () => {
+                    const imgs = [...document.images];
+                    const ok = imgs.every(i => i.complete && i.naturalWidth > 0);
+                    const inner = [...document.querySelectorAll('svg image')];
+                    for (const el of inner) {
+                        const img = new Image();
+                        img.src = el.getAttribute('xlink:href') || el.getAttribute('href');
+                        await img.decode();
+                        if (img.naturalWidth === 0) return {ok: false, inner: inner.length};
+                    }
+                    return {ok, imgs: imgs.length, inner: inner.length};
+                }"""
+            )
+            svg_sizes = page.evaluate(
+                """() => [...document.querySelectorAll('figure > svg, figure svg')]
+                      .filter(s => !s.parentElement.closest('svg'))
+                      .map(s => { const r = s.getBoundingClientRect();
+                                  return [r.width, r.height]; })"""
+            )
+            headline = {
+                name: page.inner_text(f"#{name}")
+                for name in ("verdict", "count-regressions", "count-improvements", "exit-code")
+            }
+            data = json.loads(page.inner_text("#report-data"))
+            scenario_names = page.eval_on_selector_all(
+                ".scenario-name", "els => els.map(e => e.textContent)"
+            )
+            shot = tmp_path / "report.png"
+            page.screenshot(path=str(shot), full_page=True)
+            print(f"report screenshot: {shot}")
+        finally:
+            browser.close()
+
+    assert blocked == []
+    assert errors == []
+    assert dialogs == []  # the scenario named <script>alert(1)</script> stayed text
+    assert images_ok["ok"], images_ok
+    assert images_ok["inner"] >= 1  # the big scatters were rasterised
+    expected_svgs = path.read_text(encoding="utf-8").count("<svg")
+    assert len(svg_sizes) == expected_svgs > 10
+    assert all(w > 200 and h > 100 for w, h in svg_sizes), svg_sizes
+    gates = [c for c in nightly_report["comparison"]["checks"] if c.get("gating")]
+    assert headline["count-regressions"] == str(
+        sum(1 for c in gates if c["verdict"] == "regressed")
+    )
+    assert headline["exit-code"] == str(nightly_report["comparison"]["exit_code"])
+    assert headline["verdict"].startswith("Regression")
+    assert "<script>alert(1)</script>" in scenario_names
+    assert data["run_id"] == nightly_report["results"]["run_id"]
+    assert {c["claim"]: c["verdict"] for c in data["claims"]}["memory_50mb"] == "met"
+    assert shot.stat().st_size > 10_000
