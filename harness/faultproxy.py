@@ -83,7 +83,7 @@ def validate_network_fault(fault: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(fault, Mapping):
         raise ValueError(f"a network fault is a table with a 'type', got {fault!r}")
     kind = fault.get("type")
-    if kind not in _PARAMS:
+    if not isinstance(kind, str) or kind not in _PARAMS:
         raise ValueError(f"type: unknown network fault {kind!r}; allowed: {', '.join(_PARAMS)}")
     params = _PARAMS[kind]
     allowed = sorted((*_COMMON, *params))

@@ -392,13 +392,13 @@ def _fault_param(c: _Checker, where: str, key: str, value: object) -> object:
         return value
     if key == "rate" or key == "probability":
         return c.convert(where, parse_percent, value)
-    if key == "ms" or key.endswith("_ms"):
-        return _whole(c.convert(where, lambda v: parse_duration(v, "ms"), value) * 1000.0)
-    if key.endswith("_s") and not key.endswith("_bytes_per_s"):
-        return _whole(c.convert(where, parse_duration, value))
     if key.endswith("bytes") or key.endswith("bytes_per_s") or key == "chunk":
         text = value[:-2] if value.endswith("/s") else value
         return c.convert(where, parse_size, text)
+    if key == "ms" or key.endswith("_ms"):
+        return _whole(c.convert(where, lambda v: parse_duration(v, "ms"), value) * 1000.0)
+    if key.endswith("_s"):
+        return _whole(c.convert(where, parse_duration, value))
     return value
 
 

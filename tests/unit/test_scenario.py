@@ -411,3 +411,57 @@ def test_public_names() -> None:
         "load_scenarios",
         "scenario_from_dict",
     }
+
+
+def test_http_faults_take_units_and_are_stored_in_the_mock_form() -> None:
+    from harness.mockprovider import validate_fault
+
+    written = [
+        {"type": "latency", "ms": "500ms", "target": {"provider": "kimi", "method": "post"}},
+        {"type": "stall", "after_bytes": "64KiB", "stall_s": "2min", "rate": "10%"},
+        {"type": "slow_read", "bytes_per_s": "1MiB/s"},
+    ]
+    plain = [
+        {
+            "type": "latency",
+            "ms": 500,
+            "jitter_ms": 0,
+            "rate": 1,
+            "target": {"provider": "kimi", "method": "POST"},
+        },
+        {"type": "stall", "after_bytes": 65536, "stall_s": 120, "rate": 0.1},
+        {"type": "slow_read", "bytes_per_s": 1048576},
+    ]
+    kimi = [{"kind": "kimi"}]
+    a = scenario_from_dict(minimal(providers=kimi, faults=written))
+    b = scenario_from_dict(minimal(providers=kimi, faults=plain))
+    assert a.hash == b.hash
+    assert a.faults[0]["ms"] == 500
+    assert a.faults[1]["after_bytes"] == 65536
+    assert a.faults[1]["stall_s"] == 120
+    assert a.faults[1]["rate"] == pytest.approx(0.1)
+    assert a.faults[2]["bytes_per_s"] == 1024**2
+    # what the runner PUTs to /__mock/faults is accepted by the mock as is
+    for fault in a.faults:
+        assert validate_fault(fault).to_dict() == fault
+
+
+@pytest.mark.parametrize(
+    ("fault", "field", "problem"),
+    [
+        ({"type": "gremlins"}, "faults[0].type", "must be one of http_error"),
+        ({"type": "latency"}, "faults[0].ms", "required"),
+        ({"type": "latency", "ms": "soon"}, "faults[0].ms", "duration"),
+        ({"type": "latency", "ms": 5, "colour": 1}, "faults[0].colour", "allowed:"),
+        (
+            {"type": "latency", "ms": 5, "target": {"provider": "glm"}},
+            "faults[0].target.provider",
+            "not a provider of this scenario",
+        ),
+        ({"type": "latency", "ms": 5, "when": 1979}, "faults[0].when", "unknown parameter"),
+    ],
+)
+def test_http_fault_errors(fault: dict[str, Any], field: str, problem: str) -> None:
+    err = error_of(minimal(providers=[{"kind": "kimi"}], faults=[fault]))
+    assert err.field == field
+    assert problem in err.problem
