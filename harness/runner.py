@@ -51,6 +51,7 @@ __all__ = [
     "ProgressSink",
     "RunOutcome",
     "ServerProcess",
+    "count_connections",
     "count_integrity_errors",
     "mock_summary",
     "run_scenarios",
@@ -232,6 +233,13 @@ def _names(request: Mapping[str, Any], name: str) -> bool:
     return False
 
 
+def count_connections(requests: Sequence[Mapping[str, Any]]) -> int:
+    """Connections the uploader used, as the mock saw them: distinct connection ids of the
+    trial's requests. (The mock's ``connections_accepted`` total would also count the
+    harness's own control connection whenever it had to reconnect.)"""
+    return len({r.get("connection_id") for r in requests if r.get("connection_id") is not None})
+
+
 def mock_summary(stats: Mapping[str, Any]) -> dict[str, Any]:
     """The trial's ``mock`` block: what the server saw and which faults it applied."""
     totals = stats.get("totals", {})
@@ -411,7 +419,7 @@ class _Run:
                 {"name": f.name, "size": f.size, "content_hash": f.content_hash} for f in files
             ]
             metrics["integrity_errors"] = count_integrity_errors(local, records, requests)
-            metrics["connections_opened"] = entry["mock"]["connections_accepted"]
+            metrics["connections_opened"] = count_connections(requests)
             entry.update(metrics=metrics, records=records, profile=result.get("profile"))
         else:
             self.harness_errors += 1
@@ -480,7 +488,7 @@ def run_scenarios(
     clock: Callable[[], datetime] | None = None,
     monotonic: Callable[[], float] = time.monotonic,
     rng: random.Random | None = None,
-    cache_dir: Path | None = None,
+    cache_dir: Path,
     python: str = sys.executable,
 ) -> RunOutcome:
     """Run every planned trial of ``scenarios`` and write ``out_dir/<run-id>/results.json``.
@@ -512,9 +520,7 @@ def run_scenarios(
     mock: ServerProcess | None = None
     client = httpx.Client(timeout=_CONTROL_TIMEOUT_S, trust_env=False)
     try:
-        filesets = {
-            s.name: materialize(s.files, cache_dir=cache_dir) for s, trials in plans if trials
-        }
+        filesets = {s.name: materialize(s.files, cache_dir) for s, trials in plans if trials}
         hash_algos = {f.hash_algo for fs in filesets.values() for f in fs.files}
         if len(hash_algos) > 1:
             raise HarnessError(f"file sets use different hash algorithms: {sorted(hash_algos)}")

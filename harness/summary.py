@@ -100,11 +100,15 @@ def _values(trials: Sequence[Mapping[str, Any]], metric: str) -> list[float]:
     return [float(v) for t in trials if isinstance(v := t["metrics"].get(metric), int | float)]
 
 
-def _single(concs: Mapping[tuple[str, str], set[int]], row: SummaryRow) -> bool:
-    """True for a row of a variant that runs at one concurrency while others run at more
-    (it is compared at theirs, so it gets no threshold group of its own)."""
-    others = {c for (p, _), cs in concs.items() if p == row.provider for c in cs}
-    return len(concs[(row.provider, row.variant)]) == 1 and len(others) > 1
+def _threshold_groups(rows: Sequence[SummaryRow]) -> list[tuple[str, int]]:
+    """Where thresholds are checked: each provider at each concurrency its non-baseline
+    variants ran at (the baseline stands in there); the baseline's own if it ran alone."""
+    groups: set[tuple[str, int]] = set()
+    for provider in {r.provider for r in rows}:
+        mine = [r for r in rows if r.provider == provider]
+        candidates = [r for r in mine if not r.is_baseline] or mine
+        groups.update((provider, r.concurrency) for r in candidates)
+    return sorted(groups)
 
 
 def _thresholds_of(scenario: Mapping[str, Any]) -> list[Threshold]:
@@ -177,8 +181,7 @@ def _summarize_scenario(
     if checks:
         profiled = [t for t in scenario["trials"] if t.get("profiled") and t["status"] == "ok"]
         variants = sorted({r.variant for r in rows})
-        groups = sorted({(r.provider, r.concurrency) for r in rows if not _single(concs, r)})
-        for provider, concurrency in groups or sorted({(r.provider, r.concurrency) for r in rows}):
+        for provider, concurrency in _threshold_groups(rows):
             per_variant: dict[str, list[Mapping[str, float]]] = {
                 variant: [t["metrics"] for t in cell(provider, concurrency, variant)]
                 for variant in variants

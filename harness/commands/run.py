@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import random
 import sys
 from collections.abc import Sequence
@@ -37,7 +38,7 @@ from harness.runner import run_scenarios
 from harness.scenario import load_scenarios
 from harness.summary import ScenarioSummary, render_summary, summarize_run, summary_json
 
-__all__ = ["COMMAND", "RunCommand", "exit_code_for", "parse_shard"]
+__all__ = ["COMMAND", "RunCommand", "default_cache_dir", "exit_code_for", "parse_shard"]
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -193,7 +194,11 @@ class RunCommand:
             "--json", action="store_true", help="print the summary as JSON on stdout"
         )
         parser.add_argument("--clean", action="store_true", help="delete cached file sets first")
-        parser.add_argument("--cache-dir", type=Path, help="file-set cache (default: built in)")
+        parser.add_argument(
+            "--cache-dir",
+            type=Path,
+            help="file-set cache (default: $XDG_CACHE_HOME/uploadbench/filesets)",
+        )
         parser.add_argument(
             "--against",
             default="none",
@@ -210,10 +215,16 @@ class RunCommand:
         scenarios = load_scenarios(args.scenarios)
         if args.repeats is not None and args.repeats < 1:
             raise HarnessError(f"--repeats must be >= 1, got {args.repeats}")
+        cache_dir = args.cache_dir or default_cache_dir()
         if args.clean:
-            _clean(args.cache_dir)
+            from harness.fileset import clean
+
+            clean(cache_dir)
         # Progress and tables go to stderr so --json keeps stdout machine-readable.
         console = Console(stderr=True)
+        if not console.is_terminal:
+            # CI logs are not 80 columns wide; a wrapped table is unreadable there.
+            console = Console(stderr=True, width=160)
         with _Bar(console) as bar:
             outcome = run_scenarios(
                 scenarios,
@@ -226,7 +237,7 @@ class RunCommand:
                 seed=args.seed,
                 clock=lambda: datetime.now(UTC),
                 rng=random.Random(),
-                cache_dir=args.cache_dir,
+                cache_dir=cache_dir,
             )
         summaries = summarize_run(
             outcome.document, {s.name: s.thresholds for s in outcome.scenarios}
@@ -268,10 +279,11 @@ class RunCommand:
         return code
 
 
-def _clean(cache_dir: Path | None) -> None:
-    from harness.fileset import clean_cache
-
-    clean_cache(cache_dir)
+def default_cache_dir() -> Path:
+    """Where file sets are cached between runs: ``$XDG_CACHE_HOME/uploadbench/filesets``
+    (``~/.cache/...``); outside the reports folder so CI does not upload them."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "uploadbench" / "filesets"
 
 
 COMMAND = RunCommand()

@@ -1,0 +1,219 @@
+"""``uploadbench run`` end to end: real mock provider, real worker processes, real uploaders.
+
+Runs are kept small (a handful of trials of small files) so this file stays well under a
+minute; nothing here asserts on timings.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.results import METRIC_NAMES, load_results
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# A minimal two-variant scenario for the failure and shard tests.
+TINY = """
+name = "{name}"
+variants = {variants}
+baseline = "sync"
+concurrency = 2
+repeats = {repeats}
+warmups = 0
+deadline = "{deadline}"
+profile = false
+
+[files]
+count = 2
+sizes = ["64KiB"]
+seed = 3
+
+[[providers]]
+kind = "{provider}"
+"""
+
+
+def uploadbench(*args: str | Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    # cwd is the checkout so the worker can import the tests.helpers variants.
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def tiny(tmp_path: Path, name: str, variants: list[str], **kw: Any) -> Path:
+    params = {"repeats": 1, "deadline": "60s", "provider": "kimi", **kw}
+    path = tmp_path / f"{name}.toml"
+    path.write_text(TINY.format(name=name, variants=json.dumps(variants), **params))
+    return path
+
+
+def trials_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [t for s in doc["scenarios"] for t in s["trials"]]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out = tmp_path_factory.mktemp("reports")
+    cache = tmp_path_factory.mktemp("cache")
+    done = uploadbench(
+        "run",
+        ROOT / "scenarios" / "smoke.toml",
+        "--repeats",
+        "1",
+        "--out",
+        out,
+        "--cache-dir",
+        cache,
+        "--json",
+        "--no-report",
+    )
+    return done, out
+
+
+def test_smoke_run_writes_every_contract_metric_for_every_trial(
+    smoke_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    done, out = smoke_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = load_results("latest", reports_dir=out)
+    assert doc["complete"] is True
+    assert doc["schema_version"] == 1
+    trials = trials_of(doc)
+    # Three providers x three built-in variants, one repeat each.
+    assert {(t["provider"], t["variant"]) for t in trials} == {
+        (p, v) for p in ("kimi", "glm", "supabase") for v in ("sync", "naive-async", "async")
+    }
+    for trial in trials:
+        assert trial["status"] == "ok", trial["error"]
+        metrics = trial["metrics"]
+        assert tuple(metrics) == METRIC_NAMES
+        for name in METRIC_NAMES:
+            if name == "heap_peak_bytes":
+                assert metrics[name] is None  # not profiled
+            elif name.startswith("loop_"):
+                assert (metrics[name] is None) == (trial["variant"] == "sync"), name
+            else:
+                assert metrics[name] is not None, (trial["key"], name)
+        assert metrics["success_rate"] == 1.0
+        assert metrics["integrity_errors"] == 0
+        assert metrics["connections_opened"] >= 1
+        assert [r["outcome"] for r in trial["records"]] == ["ok"] * 4
+        assert trial["mock"]["requests"] >= 4
+
+
+def test_smoke_run_prints_a_json_summary(
+    smoke_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    done, out = smoke_run
+    payload = json.loads(done.stdout)
+    assert payload["exit_code"] == 0
+    assert payload["harness_errors"] == 0
+    (scenario,) = payload["scenarios"]
+    assert scenario["name"] == "smoke"
+    assert {t["threshold"] for t in scenario["thresholds"]} == {
+        "async.success_rate >= 100%",
+        "async.integrity_errors < 1",
+    }
+    assert all(t["passed"] for t in scenario["thresholds"])
+    ratios = [r["throughput_vs_baseline"] for r in scenario["rows"] if r["variant"] == "async"]
+    assert len(ratios) == 3
+    assert all(r is not None and r > 0 for r in ratios)
+    assert Path(payload["results"]).parent.parent == out
+
+
+def test_killed_and_crashed_workers_are_harness_errors_and_the_rest_is_kept(
+    tmp_path: Path,
+) -> None:
+    scenario = tiny(
+        tmp_path,
+        "broken",
+        ["sync", "tests.helpers:hang_uploader", "tests.helpers:crash_uploader"],
+        deadline="4s",
+    )
+    out = tmp_path / "reports"
+    done = uploadbench("run", scenario, "--out", out, "--no-report", "--cache-dir", tmp_path / "c")
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    doc = load_results("latest", reports_dir=out)
+    assert doc["complete"] is True
+    by_variant = {t["variant"]: t for t in trials_of(doc)}
+    assert by_variant["sync"]["status"] == "ok"
+    assert by_variant["sync"]["metrics"]["success_rate"] == 1.0
+    hang = by_variant["tests.helpers:hang_uploader"]
+    assert hang["status"] == "harness_error"
+    assert hang["error"] == "worker killed at the 4 s deadline"
+    assert set(hang["metrics"]) == set(METRIC_NAMES)
+    assert all(v is None for v in hang["metrics"].values())
+    crash = by_variant["tests.helpers:crash_uploader"]
+    assert crash["status"] == "harness_error"
+    assert "uploader exploded" in crash["error"]
+    assert "\n" not in crash["error"]
+
+
+def test_two_shards_merged_equal_the_unsharded_run(tmp_path: Path) -> None:
+    scenario = tiny(tmp_path, "sharded", ["sync", "async"], repeats=2, provider="glm")
+    cache = tmp_path / "cache"
+
+    def run(out: Path, *extra: str) -> dict[str, Any]:
+        done = uploadbench(
+            "run",
+            scenario,
+            "--out",
+            out,
+            "--no-report",
+            "--no-history",
+            "--cache-dir",
+            cache,
+            *extra,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return load_results("latest", reports_dir=out)
+
+    whole = run(tmp_path / "whole")
+    one = run(tmp_path / "shards", "--shard", "1/2")
+    two = run(tmp_path / "shards", "--shard", "2/2")
+    assert one["shard"] == {"k": 1, "n": 2}
+    assert {t["key"] for t in trials_of(one)}.isdisjoint(t["key"] for t in trials_of(two))
+
+    merged_out = tmp_path / "merged"
+    done = uploadbench(
+        "merge",
+        tmp_path / "shards" / one["run_id"],
+        tmp_path / "shards" / two["run_id"],
+        "--out",
+        merged_out,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    merged = load_results("latest", reports_dir=merged_out)
+    assert merged["complete"] is True
+
+    def shape(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return [
+            (
+                t["key"],
+                t["index"],
+                t["provider"],
+                t["variant"],
+                t["concurrency"],
+                t["repeat"],
+                t["status"],
+            )
+            for t in trials_of(doc)
+        ]
+
+    assert shape(merged) == shape(whole)
+    assert [s["hash"] for s in merged["scenarios"]] == [s["hash"] for s in whole["scenarios"]]
