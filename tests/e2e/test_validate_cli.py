@@ -6,12 +6,16 @@ exit code 2, and never a traceback.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 import pytest
+
+from harness.scenario import scenario_from_dict
 
 GOOD = """\
 name = "good"
@@ -156,3 +160,24 @@ def test_shipped_scenarios_validate() -> None:
     result = uploadbench("validate", root / "scenarios")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("ok ") >= 1
+
+
+def readme_blocks() -> list[str]:
+    readme = Path(__file__).resolve().parents[2] / "scenarios" / "README.md"
+    return re.findall(r"```toml\n(.*?)```", readme.read_text(encoding="utf-8"), re.S)
+
+
+def test_every_toml_example_in_the_scenario_readme_is_valid() -> None:
+    blocks = readme_blocks()
+    assert len(blocks) >= 7
+    complete = scenario_from_dict(tomllib.loads(blocks[0]), source="README.md")
+    assert complete.name == "throughput-10-files"
+    base = {
+        "name": "doc",
+        "variants": ["sync", "async"],
+        "files": {"count": 1, "sizes": ["1KiB"]},
+        "providers": [{"kind": "kimi"}, {"kind": "glm"}, {"kind": "supabase"}],
+    }
+    for block in blocks[1:]:
+        # each fragment shows one field; it must load on top of a minimal scenario
+        scenario_from_dict({**base, **tomllib.loads(block)}, source="README.md")
