@@ -121,6 +121,22 @@ class _Progress:
         return self.sent >= self.total
 
 
+class _Stream:
+    """One range being read ahead: the bounded queue, the stop flag and the reader task."""
+
+    def __init__(self, read_ahead: int) -> None:
+        self.queue: asyncio.Queue[Chunk | BaseException] = asyncio.Queue(read_ahead)
+        self.stopped = False
+        self.task: asyncio.Task[None] | None = None
+
+    def stop(self) -> None:
+        """Ask the reader to end and unblock it if it waits for queue space. Never awaits:
+        cancelling a reader inside ``aiofiles.open`` would leak the opened file."""
+        self.stopped = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+
+
 class _FileSource:
     """Reads byte ranges of one file as chunks.
 
@@ -137,9 +153,17 @@ class _FileSource:
         self.async_io = fixes.async_file_io
         self.streaming = fixes.streaming
         self._whole: bytes | None = None
+        self._streams: list[_Stream] = []
 
-    def release(self) -> None:
+    async def aclose(self) -> None:
+        """Stop every reader still running and wait until their files are closed."""
         self._whole = None
+        streams, self._streams = self._streams, []
+        for stream in streams:
+            stream.stop()
+        tasks = [s.task for s in streams if s.task is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _read_whole(self) -> bytes:
         if self._whole is None:
@@ -158,56 +182,50 @@ class _FileSource:
             for pos in range(start, end, self.chunk_size):
                 yield view[pos : min(end, pos + self.chunk_size)]
             return
-        queue: asyncio.Queue[Chunk | BaseException | None] = asyncio.Queue(self.read_ahead)
-        producer = asyncio.create_task(self._produce(queue, start, end))
+        stream = _Stream(self.read_ahead)
+        stream.task = asyncio.create_task(self._produce(stream, start, end))
+        self._streams.append(stream)
         pos = start
         try:
             while pos < end:
-                item = await queue.get()
-                if item is None:
-                    raise EOFError(f"{self.path.name} ended at byte {pos} of {end}")
+                item = await stream.queue.get()
                 if isinstance(item, BaseException):
                     raise item
                 pos += len(item)
                 yield item
         finally:
-            # After the last byte the producer finishes by itself, and the body must end
-            # without awaiting anything: aiohttp cancels a request writer still running
-            # when the answer arrives, and then closes the connection instead of pooling it.
-            if pos < end:  # abandoned mid-body (cut, stall, cancel): stop reading
-                producer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await producer
+            # No await here: after the last byte the body must end at once, because
+            # aiohttp cancels a request writer still running when the answer arrives and
+            # then closes the connection instead of pooling it. The reader ends by itself.
+            if pos < end:  # abandoned mid-body (cut, stall, error)
+                stream.stop()
 
-    async def _produce(
-        self, queue: asyncio.Queue[Chunk | BaseException | None], start: int, end: int
-    ) -> None:
+    async def _produce(self, stream: _Stream, start: int, end: int) -> None:
         try:
             if self.async_io:
                 async with aiofiles.open(self.path, "rb") as af:
                     await af.seek(start)
                     pos = start
-                    while pos < end:
+                    while pos < end and not stream.stopped:
                         data = await af.read(min(self.chunk_size, end - pos))
-                        pos = await self._put(queue, data, pos)
+                        pos = await self._put(stream, data, pos)
             else:
                 # Bottleneck 1 on purpose: blocking reads inside the event loop.
                 with open(self.path, "rb") as f:  # noqa: ASYNC230
                     f.seek(start)
                     pos = start
-                    while pos < end:
+                    while pos < end and not stream.stopped:
                         data = f.read(min(self.chunk_size, end - pos))
-                        pos = await self._put(queue, data, pos)
-            await queue.put(None)
+                        pos = await self._put(stream, data, pos)
         except (OSError, EOFError) as exc:
-            await queue.put(exc)
+            if not stream.stopped:
+                await stream.queue.put(exc)
 
-    async def _put(
-        self, queue: asyncio.Queue[Chunk | BaseException | None], data: bytes, pos: int
-    ) -> int:
+    async def _put(self, stream: _Stream, data: bytes, pos: int) -> int:
         if not data:
             raise EOFError(f"{self.path.name} is shorter than expected at byte {pos}")
-        await queue.put(data)
+        if not stream.stopped:
+            await stream.queue.put(data)
         return pos + len(data)
 
 
@@ -295,7 +313,7 @@ class _Run:
         except OSError as exc:
             result = _Result("connection_error", 1, error=self._msg(f"cannot read file: {exc}"))
         finally:
-            source.release()
+            await source.aclose()
         if result.outcome == "ok" and self.meta_client is not None:
             problem = await self._record_metadata(file, result)
             if problem is not None:

