@@ -9,6 +9,7 @@ import pytest
 from verdict_data import make_results, make_scenario
 
 from harness import compare, history
+from harness.compare import Policy
 from harness.errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION, ResultsError
 
 
@@ -274,7 +275,8 @@ def test_calibrate_from_aa_runs(tmp_path: Path, capsys: pytest.CaptureFixture[st
         make_results(f"run-0{i}", [make_scenario("s", seed=300 + i, repeats=5, cv=0.05)])
         for i in range(1, 6)
     ]
-    result = calibrate(docs, rng=np.random.default_rng(0), simulations=100)
+    policy = Policy(n_resamples=500)  # a lean bootstrap keeps the test quick
+    result = calibrate(docs, rng=np.random.default_rng(0), simulations=100, policy=policy)
     assert result.comparisons == 10  # every pair of 5 runs
     assert result.checks > 100
     assert result.false_alarm_rate is not None
