@@ -16,7 +16,6 @@ dies stops the run with :class:`HarnessError` (every later trial would be meanin
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import random
@@ -111,7 +110,11 @@ class ServerProcess:
         )
         assert self.proc.stdout is not None
         try:
-            first, rest = _read_first_line(self.proc, self.proc.stdout, timeout_s)
+            first, rest = _read_first_line(self.proc, self.proc.stdout, name, timeout_s)
+        except HarnessError as err:
+            self.stop()
+            tail = _one_line(log_path.read_text(encoding="utf-8", errors="replace"))
+            raise HarnessError(f"{err}: {tail or 'no output'} (log: {log_path})") from None
         except BaseException:
             self.stop()
             raise
@@ -149,8 +152,9 @@ class ServerProcess:
 
 
 def _read_first_line(
-    proc: subprocess.Popen[bytes], stream: IO[bytes], timeout_s: float
+    proc: subprocess.Popen[bytes], stream: IO[bytes], name: str, timeout_s: float
 ) -> tuple[str, bytes]:
+    # Messages name the server, never its argv: that holds the run's API key.
     buffer = b""
     deadline = time.monotonic() + timeout_s
     with selectors.DefaultSelector() as selector:
@@ -158,13 +162,13 @@ def _read_first_line(
         while b"\n" not in buffer:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise HarnessError(f"{proc.args!r} did not print its URL within {timeout_s:.0f} s")
+                raise HarnessError(f"the {name} did not print its URL within {timeout_s:.0f} s")
             if not selector.select(timeout=left):
                 continue
             chunk = os.read(stream.fileno(), 4096)
             if not chunk:
                 code = proc.wait()
-                raise HarnessError(f"{proc.args!r} exited (code {code}) before printing its URL")
+                raise HarnessError(f"the {name} exited (code {code}) before printing its URL")
             buffer += chunk
     line, _, rest = buffer.partition(b"\n")
     return line.decode("utf-8", "replace").strip(), rest
@@ -286,6 +290,12 @@ class _Rig:
         return response.json() if response.content else None
 
 
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    # The worker's own children (a cmd: variant's curl) share its process group.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def _worker_result(
     proc: subprocess.Popen[bytes], spec: str, deadline_s: float
 ) -> tuple[dict[str, Any] | None, str | None, str]:
@@ -293,11 +303,14 @@ def _worker_result(
     try:
         out, err = proc.communicate(spec.encode(), timeout=deadline_s)
     except subprocess.TimeoutExpired:
-        # The worker's own children (a cmd: variant's curl) share its process group.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        _kill_group(proc)
         out, err = proc.communicate()
         return None, f"worker killed at the {deadline_s:g} s deadline", err.decode(errors="replace")
+    except BaseException:
+        # Ctrl-C or a harness bug: the worker has its own session, so nothing else stops it.
+        _kill_group(proc)
+        proc.wait()
+        raise
     stderr = err.decode(errors="replace")
     if proc.returncode != 0:
         reason = _one_line(stderr) or "no message"
@@ -331,7 +344,6 @@ class _Run:
         clock: Callable[[], datetime],
         monotonic: Callable[[], float],
         progress: ProgressSink | None,
-        use_profiler: bool,
     ) -> None:
         self.store = store
         self.rig = rig
@@ -340,7 +352,6 @@ class _Run:
         self.clock = clock
         self.monotonic = monotonic
         self.progress = progress
-        self.use_profiler = use_profiler
         self.harness_errors = 0
         self.trials = 0
 
@@ -357,7 +368,9 @@ class _Run:
         self.rig.control(
             "PUT", "/__mock/faults", {"seed": fault_seed, "faults": list(scenario.faults)}
         )
-        profiled = bool(trial.profiled) and self.use_profiler
+        # A profiled trial always goes to the profiler: were it run as a plain worker, its
+        # numbers would pass for an extra timed repeat.
+        profiled = bool(trial.profiled)
         spec = TrialSpec(
             trial_id=trial.key,
             scenario=scenario.name,
@@ -514,8 +527,7 @@ def run_scenarios(
     if progress is not None:
         progress.start(total)
     log_dir = store.run_dir / "logs"
-    key = secrets.token_urlsafe(24)  # per run, never written anywhere
-    use_profiler = importlib.util.find_spec("harness.profile") is not None
+    key = secrets.token_hex(24)  # per run, never written anywhere
     completed = False
     mock: ServerProcess | None = None
     client = httpx.Client(timeout=_CONTROL_TIMEOUT_S, trust_env=False)
@@ -525,7 +537,7 @@ def run_scenarios(
         if len(hash_algos) > 1:
             raise HarnessError(f"file sets use different hash algorithms: {sorted(hash_algos)}")
         mock_argv = [python, "-m", "harness.mockprovider", "--port", "0", "--seed", str(seed)]
-        mock_argv += ["--keys", key]
+        mock_argv.append(f"--keys={key}")
         if hash_algos:
             mock_argv += ["--hash", hash_algos.pop()]
         mock = ServerProcess(
@@ -540,7 +552,6 @@ def run_scenarios(
             clock=now,
             monotonic=monotonic,
             progress=progress,
-            use_profiler=use_profiler,
         )
         for scenario, trials in plans:
             store.add_scenario(scenario.name, scenario.hash, scenario.definition, scenario.baseline)

@@ -3,12 +3,22 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 
+import psutil
+
 from uploader import LocalFile, Outcome, Settings, Target
 
-__all__ = ["HangUploader", "crash_uploader", "hang_uploader"]
+__all__ = [
+    "CrashUploader",
+    "HangUploader",
+    "KillMockUploader",
+    "crash_uploader",
+    "hang_uploader",
+    "kill_mock_uploader",
+]
 
 # Far beyond any test's trial deadline, yet bounded so a runner bug cannot leave it forever.
 HANG_S = 120.0
@@ -33,5 +43,33 @@ class CrashUploader:
         raise RuntimeError("uploader exploded")
 
 
+class KillMockUploader:
+    """Kills the mock provider its orchestrator started (a sibling process), as an OOM kill
+    or a crash of the mock would: the runner must stop with a harness error, not wait."""
+
+    def upload_many(
+        self, files: Sequence[LocalFile], target: Target, settings: Settings
+    ) -> list[Outcome]:
+        orchestrator = psutil.Process(os.getppid())
+        for child in orchestrator.children():
+            if "harness.mockprovider" in " ".join(child.cmdline()):
+                child.kill()
+                # It stays a zombie until the orchestrator reaps it, so wait() would not
+                # return; dead is enough. Bounded, like every loop in the tests.
+                for _ in range(200):
+                    try:
+                        if child.status() == psutil.STATUS_ZOMBIE:
+                            break
+                    except psutil.NoSuchProcess:
+                        break
+                    time.sleep(0.05)
+        now = time.perf_counter()
+        return [
+            Outcome(name=f.name, size=f.size, outcome="ok", started_at=now, ended_at=now)
+            for f in files
+        ]
+
+
 hang_uploader = HangUploader()
 crash_uploader = CrashUploader()
+kill_mock_uploader = KillMockUploader()

@@ -141,7 +141,8 @@ def test_killed_and_crashed_workers_are_harness_errors_and_the_rest_is_kept(
         tmp_path,
         "broken",
         ["sync", "tests.helpers:hang_uploader", "tests.helpers:crash_uploader"],
-        deadline="4s",
+        # Long enough for a healthy sync trial on a loaded 2-core box (start-up included).
+        deadline="8s",
     )
     out = tmp_path / "reports"
     done = uploadbench("run", scenario, "--out", out, "--no-report", "--cache-dir", tmp_path / "c")
@@ -154,7 +155,7 @@ def test_killed_and_crashed_workers_are_harness_errors_and_the_rest_is_kept(
     assert by_variant["sync"]["metrics"]["success_rate"] == 1.0
     hang = by_variant["tests.helpers:hang_uploader"]
     assert hang["status"] == "harness_error"
-    assert hang["error"] == "worker killed at the 4 s deadline"
+    assert hang["error"] == "worker killed at the 8 s deadline"
     assert set(hang["metrics"]) == set(METRIC_NAMES)
     assert all(v is None for v in hang["metrics"].values())
     crash = by_variant["tests.helpers:crash_uploader"]
@@ -163,8 +164,25 @@ def test_killed_and_crashed_workers_are_harness_errors_and_the_rest_is_kept(
     assert "\n" not in crash["error"]
 
 
+def test_a_dead_mock_stops_the_run_with_one_line_and_keeps_finished_trials(
+    tmp_path: Path,
+) -> None:
+    scenario = tiny(tmp_path, "deadmock", ["sync", "tests.helpers:kill_mock_uploader", "async"])
+    out = tmp_path / "reports"
+    done = uploadbench("run", scenario, "--out", out, "--no-report", "--cache-dir", tmp_path / "c")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("uploadbench: error: the mock provider exited"), done.stderr[-2000:]
+    doc = load_results("latest", reports_dir=out)
+    assert doc["complete"] is False
+    # The sync trial finished before the mock died; the async trial never ran.
+    assert [t["variant"] for t in trials_of(doc)] == ["sync"]
+
+
 def test_two_shards_merged_equal_the_unsharded_run(tmp_path: Path) -> None:
     scenario = tiny(tmp_path, "sharded", ["sync", "async"], repeats=2, provider="glm")
+    # 4 trials: shard 1/2 gets plan positions 0 and 2, shard 2/2 positions 1 and 3.
     cache = tmp_path / "cache"
 
     def run(out: Path, *extra: str) -> dict[str, Any]:
