@@ -140,7 +140,10 @@ class Threshold:
         """The same threshold in one spelling: aliases resolved, the value in base units."""
         lhs = f"{self.variant}/{self.baseline}" if self.baseline is not None else self.variant
         suffix = "x" if self.is_ratio else _BASE_UNITS[METRICS[self.metric]]
-        return f"{lhs}.{self.metric} {self.op} {self.value!r}{suffix}"
+        # exact (repr) but without a trailing ".0", so "2s" stays "2s" in reports
+        value = self.value
+        shown = str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+        return f"{lhs}.{self.metric} {self.op} {shown}{suffix}"
 
     def holds(self, measured: float) -> bool:
         return _OPS[self.op](measured, self.value)

@@ -94,8 +94,8 @@ def test_loads_and_normalises(tmp_path: Path) -> None:
     )
     assert [t.metric for t in s.thresholds] == ["latency_p99_s", "throughput_bytes_per_s"]
     assert s.definition["thresholds"] == [
-        "async.latency_p99_s < 2.0s",
-        "async/sync.throughput_bytes_per_s > 5.0x",
+        "async.latency_p99_s < 2s",
+        "async/sync.throughput_bytes_per_s > 5x",
     ]
     json.dumps(s.definition, allow_nan=False)  # results.json holds it verbatim
     assert len(s.hash) == 64
