@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+import sysconfig
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -90,8 +91,9 @@ def _short_path(path: str) -> str:
     for marker in ("site-packages/", "dist-packages/"):
         if marker in path:
             return path.split(marker, 1)[1]
-    with contextlib.suppress(ValueError):
-        return str(Path(path).relative_to(Path.cwd()))
+    for root in {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib"), str(Path.cwd())}:
+        with contextlib.suppress(ValueError):
+            return Path(path).relative_to(root).as_posix()
     return path
 
 
