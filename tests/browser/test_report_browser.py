@@ -58,24 +58,20 @@ def nightly_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"path": path, "comparison": comparison, "results": results}
 
 
-def test_report_opens_offline_without_errors(
-    nightly_report: dict[str, Any], tmp_path: Path
-) -> None:
+def _open(path: Path, shot: Path) -> dict[str, Any]:
+    """Open ``path`` in headless Chromium with every non-local request blocked; return what
+    the page showed and what went wrong, and save a full-page screenshot to ``shot``."""
     executable = _chromium()
     from playwright.sync_api import Route, sync_playwright
 
-    path: Path = nightly_report["path"]
-    assert path.stat().st_size < 5 * 1024 * 1024
-    blocked: list[str] = []
-    errors: list[str] = []
-    dialogs: list[str] = []
+    seen: dict[str, Any] = {"blocked": [], "errors": [], "dialogs": []}
 
     def only_local(route: Route) -> None:
         url = route.request.url
         if url.startswith(("file:", "data:")):
             route.continue_()
         else:
-            blocked.append(url)
+            seen["blocked"].append(url)
             route.abort()
 
     with sync_playwright() as pw:
@@ -83,14 +79,15 @@ def test_report_opens_offline_without_errors(
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.route("**/*", only_local)
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on(
+                "console", lambda m: seen["errors"].append(m.text) if m.type == "error" else None
+            )
+            page.on("pageerror", lambda exc: seen["errors"].append(str(exc)))
+            page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
             page.goto(path.as_uri(), wait_until="load")
             page.wait_for_selector("body[data-ready='1']", timeout=30_000)
-
             # every <img>, and every raster image inside an SVG, decodes
-            images_ok = page.evaluate(
+            seen["images"] = page.evaluate(
                 """async () => {
                     const imgs = [...document.images];
                     const ok = imgs.every(i => i.complete && i.naturalWidth > 0);
@@ -104,41 +101,74 @@ def test_report_opens_offline_without_errors(
                     return {ok, imgs: imgs.length, inner: inner.length};
                 }"""
             )
-            svg_sizes = page.evaluate(
-                """() => [...document.querySelectorAll('figure > svg, figure svg')]
+            seen["svg_sizes"] = page.evaluate(
+                """() => [...document.querySelectorAll('svg')]
                       .filter(s => !s.parentElement.closest('svg'))
                       .map(s => { const r = s.getBoundingClientRect();
                                   return [r.width, r.height]; })"""
             )
-            headline = {
-                name: page.inner_text(f"#{name}")
-                for name in ("verdict", "count-regressions", "count-improvements", "exit-code")
+            seen["headline"] = {
+                el: page.inner_text(f"#{el}") if page.query_selector(f"#{el}") else None
+                for el in ("verdict", "count-regressions", "count-improvements", "exit-code")
             }
-            data = json.loads(page.inner_text("#report-data"))
-            scenario_names = page.eval_on_selector_all(
+            seen["data"] = json.loads(page.inner_text("#report-data"))
+            seen["scenario_names"] = page.eval_on_selector_all(
                 ".scenario-name", "els => els.map(e => e.textContent)"
             )
-            shot = tmp_path / "report.png"
             page.screenshot(path=str(shot), full_page=True)
             print(f"report screenshot: {shot}")
         finally:
             browser.close()
+    return seen
 
-    assert blocked == []
-    assert errors == []
-    assert dialogs == []  # the scenario named <script>alert(1)</script> stayed text
-    assert images_ok["ok"], images_ok
-    assert images_ok["inner"] >= 1  # the big scatters were rasterised
+
+def _assert_clean(path: Path, seen: dict[str, Any]) -> None:
+    assert path.stat().st_size < 5 * 1024 * 1024
+    assert seen["blocked"] == []
+    assert seen["errors"] == []
+    assert seen["dialogs"] == []
+    assert seen["images"]["ok"], seen["images"]
     expected_svgs = path.read_text(encoding="utf-8").count("<svg")
-    assert len(svg_sizes) == expected_svgs > 10
-    assert all(w > 200 and h > 100 for w, h in svg_sizes), svg_sizes
+    assert len(seen["svg_sizes"]) == expected_svgs
+    assert all(w > 200 and h > 100 for w, h in seen["svg_sizes"]), seen["svg_sizes"]
+    head, data = seen["headline"], seen["data"]["headline"]
+    assert head["verdict"]
+    if data["exit_code"] is not None:
+        assert head["count-regressions"] == str(data["regressions"])
+        assert head["exit-code"] == str(data["exit_code"])
+
+
+def test_report_opens_offline_without_errors(
+    nightly_report: dict[str, Any], tmp_path: Path
+) -> None:
+    path: Path = nightly_report["path"]
+    shot = tmp_path / "report.png"
+    seen = _open(path, shot)
+
+    _assert_clean(path, seen)
+    assert seen["images"]["inner"] >= 1  # the big scatters were rasterised
+    assert len(seen["svg_sizes"]) > 10
     gates = [c for c in nightly_report["comparison"]["checks"] if c.get("gating")]
-    assert headline["count-regressions"] == str(
+    assert seen["headline"]["count-regressions"] == str(
         sum(1 for c in gates if c["verdict"] == "regressed")
     )
-    assert headline["exit-code"] == str(nightly_report["comparison"]["exit_code"])
-    assert headline["verdict"].startswith("Regression")
-    assert "<script>alert(1)</script>" in scenario_names
-    assert data["run_id"] == nightly_report["results"]["run_id"]
-    assert {c["claim"]: c["verdict"] for c in data["claims"]}["memory_50mb"] == "met"
+    assert seen["headline"]["exit-code"] == str(nightly_report["comparison"]["exit_code"])
+    assert seen["headline"]["verdict"].startswith("Regression")
+    # the scenario named <script>alert(1)</script> stayed text (and no dialog opened)
+    assert "<script>alert(1)</script>" in seen["scenario_names"]
+    assert seen["data"]["run_id"] == nightly_report["results"]["run_id"]
+    assert {c["claim"]: c["verdict"] for c in seen["data"]["claims"]}["memory_50mb"] == "met"
     assert shot.stat().st_size > 10_000
+
+
+def test_real_nightly_report(tmp_path: Path) -> None:
+    """The report a real run wrote (CI's nightly job sets UPLOADBENCH_REPORT to
+    reports/latest/index.html after ``nox -s bench``)."""
+    target = os.environ.get("UPLOADBENCH_REPORT")
+    if not target:
+        pytest.skip("UPLOADBENCH_REPORT is not set: no real run's report to check")
+    path = Path(target).resolve()
+    assert path.is_file(), f"UPLOADBENCH_REPORT={target}: no such file"
+    seen = _open(path, tmp_path / "nightly.png")
+    _assert_clean(path, seen)
+    assert seen["data"]["scenarios"], "the nightly report lists no scenario"
