@@ -134,6 +134,8 @@ _CHUNK = 64 * 1024
 _QUEUE_CHUNKS = 256
 # Toxiproxy's bandwidth toxic releases data in 100 ms slices; slices keep the rate smooth.
 _SLICE_S = 0.1
+# How long close() lets open connections wind down before cancelling their handlers.
+_CLOSE_GRACE_S = 5.0
 
 
 @dataclass
@@ -231,6 +233,7 @@ class FaultProxy:
         self._clock = clock
         self._sleep = sleep
         self._server: asyncio.Server | None = None
+        self._closing = asyncio.Event()
         self._handlers: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._accepted = 0
@@ -254,13 +257,20 @@ class FaultProxy:
 
     async def close(self) -> None:
         """Stop listening and drop every open connection."""
+        self._closing.set()
         if self._server is not None:
             self._server.close()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
+        handlers = list(self._handlers)
+        if handlers:
+            # Each relay sees _closing and ends by itself. Cancelling a connection handler
+            # instead makes asyncio's stream callback log a CancelledError (3.11), so that
+            # is only the fallback for a handler stuck in a connect.
+            _, stuck = await asyncio.wait(handlers, timeout=_CLOSE_GRACE_S)
+            for writer in list(self._writers):
+                writer.transport.abort()
+            for task in stuck:
+                task.cancel()
+            await asyncio.gather(*stuck, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -356,11 +366,12 @@ class FaultProxy:
         ending = fate.close_after_s
         if ending is not None:
             timers.append(asyncio.create_task(self._timer(ending)))
+        stopping = asyncio.create_task(self._closing.wait())
         try:
-            pending = {up, down, *timers}
+            pending = {up, down, stopping, *timers}
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                if down in done or any(t in done for t in timers):
+                if down in done or stopping in done or any(t in done for t in timers):
                     break
                 if up in done and up.exception() is not None:
                     break
@@ -370,9 +381,9 @@ class FaultProxy:
                 _reset(client_w)
                 _reset(upstream_w)
         finally:
-            for task in (up, down, *timers):
+            for task in (up, down, stopping, *timers):
                 task.cancel()
-            await asyncio.gather(up, down, *timers, return_exceptions=True)
+            await asyncio.gather(up, down, stopping, *timers, return_exceptions=True)
 
     async def _timer(self, seconds: float) -> None:
         await self._sleep(seconds)

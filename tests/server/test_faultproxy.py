@@ -366,3 +366,23 @@ def test_cli_bad_input_is_one_line(args: list[str], message: str) -> None:
     assert out == ""
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+async def test_close_with_open_connections_is_clean(
+    echo: Echo, caplog: pytest.LogCaptureFixture
+) -> None:
+    faults = [{"type": "latency", "latency_ms": 10, "rate": 0.5}]
+    proxy = FaultProxy(upstream=("127.0.0.1", echo.port), faults=faults)
+    await proxy.start()
+    clients = [await asyncio.open_connection("127.0.0.1", proxy.port) for _ in range(4)]
+    for reader, writer in clients:
+        writer.write(b"hold")
+        await writer.drain()
+        assert await reader.readexactly(4) == b"hold"
+    await proxy.close()
+    for reader, writer in clients:
+        assert await asyncio.wait_for(reader.read(10), timeout=10) == b""
+        writer.close()
+    assert proxy.stats()["active"] == 0
+    # asyncio logs a cancelled connection handler as an error; none may be cancelled
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -158,27 +158,29 @@ PATHS: list[tuple[Any, ...]] = [
 ]
 
 
+def _child(node: Any, step: Any) -> Any:
+    if isinstance(node, dict):
+        return node.get(step)
+    if isinstance(node, list) and isinstance(step, int) and step < len(node):
+        return node[step]
+    return None
+
+
 @st.composite
 def documents(draw: st.DrawFn) -> dict[str, Any]:
     data = valid()
     for path in draw(st.lists(st.sampled_from(PATHS), min_size=1, max_size=3)):
         node: Any = data
         for step in path[:-1]:
-            node = (
-                node.get(step)
-                if isinstance(node, dict)
-                else node[step]
-                if isinstance(node, list) and step < len(node)
-                else None
-            )
-            if (isinstance(node, list) and not node) or node is None:
-                break
-        else:
-            last = path[-1]
-            if isinstance(node, dict) and draw(st.booleans()) and last in node:
+            node = _child(node, step)
+        last = path[-1]
+        if isinstance(node, dict):
+            if last in node and draw(st.booleans()):
                 del node[last]
-            elif isinstance(node, dict) or (isinstance(node, list) and last < len(node)):
+            else:
                 node[last] = draw(values)
+        elif _child(node, last) is not None:
+            node[last] = draw(values)
     return data
 
 
