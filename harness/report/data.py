@@ -162,18 +162,26 @@ class ScenarioData:
         claim = self.definition.get("claim")
         return claim if isinstance(claim, str) else None
 
-    def group_at_max_concurrency(self, variant: str) -> Group | None:
-        """The variant's group at the highest concurrency it ran (pooling over providers
-        is never done: the first provider wins, as listed in the scenario)."""
-        groups = [g for g in self.groups if g.variant == variant]
+    @property
+    def providers(self) -> list[str]:
+        """Providers in the order they first ran."""
+        return list(dict.fromkeys(g.provider for g in self.groups))
+
+    def group_at_max_concurrency(self, variant: str, provider: str | None = None) -> Group | None:
+        """The variant's group at the highest concurrency it ran, for ``provider`` (default:
+        the first provider that ran; providers are never pooled, they differ by design)."""
+        providers = self.providers
+        wanted = provider if provider is not None else (providers[0] if providers else None)
+        groups = [g for g in self.groups if g.variant == variant and g.provider == wanted]
         return max(groups, key=lambda g: g.concurrency) if groups else None
 
-    def profiled_peak(self, variant: str) -> float | None:
-        """Median heap peak of the variant's profiled trials."""
+    def profiled_peak(self, variant: str, provider: str | None = None) -> float | None:
+        """Median heap peak of the variant's profiled trials (of ``provider`` if given)."""
         peaks = [
             float(p)
             for t in self.profiled
             if t.get("variant") == variant
+            and (provider is None or t.get("provider") == provider)
             and is_number(p := (t.get("metrics") or {}).get("heap_peak_bytes"))
         ]
         return statistics.median(peaks) if peaks else None
@@ -226,8 +234,8 @@ class Claim:
     promised_before: str
     promised_after: str
     promised_change: str
-    # scenario names that match when no scenario carries a ``claim`` key
-    name_pattern: str
+    # scenario-name patterns tried in order when no scenario carries a ``claim`` key
+    name_patterns: tuple[str, ...]
 
 
 CLAIMS: tuple[Claim, ...] = (
@@ -237,7 +245,7 @@ CLAIMS: tuple[Claim, ...] = (
         "~50 MB",
         "~5 MB",
         "90% reduction",
-        r"mem.*50|50.*mem",
+        (r"mem\w*.?50", r"50.?mi?b"),
     ),
     Claim(
         "throughput_10_files",
@@ -245,7 +253,7 @@ CLAIMS: tuple[Claim, ...] = (
         "10 s",
         "1-2 s",
         "5-10x faster",
-        r"throughput|10.?files",
+        (r"throughput", r"10.?files"),
     ),
     Claim(
         "latency_per_upload",
@@ -253,16 +261,16 @@ CLAIMS: tuple[Claim, ...] = (
         "500 ms",
         "250-350 ms",
         "30-50% lower",
-        r"latency",
+        (r"latency.?per.?upload", r"per.?upload", r"latency"),
     ),
-    Claim("timeout_rate", "Timeout rate", "5-10%", "<1%", "below 1%", r"timeout"),
+    Claim("timeout_rate", "Timeout rate", "5-10%", "<1%", "below 1%", (r"timeout",)),
     Claim(
         "connection_overhead",
         "Connection overhead",
         "new connection per upload",
         "pooled",
         "connections reused",
-        r"connection|pool",
+        (r"connection", r"pool"),
     ),
 )
 
@@ -284,19 +292,31 @@ class ClaimRow:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _find_scenario(
-    claim: Claim, scenarios: Sequence[ScenarioData]
-) -> tuple[ScenarioData | None, str]:
-    for scenario in scenarios:
-        if scenario.claim == claim.key:
-            return scenario, "claim key"
-    if any(s.claim for s in scenarios):
+def _match_claims(scenarios: Sequence[ScenarioData]) -> dict[str, tuple[ScenarioData, str]]:
+    """Claim key -> (scenario, how it was matched). A ``claim`` key in the scenario
+    definition wins; without any, names are matched, each scenario serving one claim at
+    most (``throughput-10-files-latency`` is the throughput row, not the latency row)."""
+    keyed = {s.claim: (s, "claim key") for s in reversed(scenarios) if s.claim}
+    if keyed:
         # claim keys are in use: a scenario without one must not be guessed into a row
-        return None, ""
-    for scenario in scenarios:
-        if re.search(claim.name_pattern, scenario.name.lower()):
-            return scenario, "scenario name"
-    return None, ""
+        return keyed
+    matched: dict[str, tuple[ScenarioData, str]] = {}
+    taken: set[str] = set()
+    for claim in CLAIMS:
+        for pattern in claim.name_patterns:
+            found = next(
+                (
+                    s
+                    for s in scenarios
+                    if s.name not in taken and re.search(pattern, s.name.lower())
+                ),
+                None,
+            )
+            if found is not None:
+                matched[claim.key] = (found, "scenario name")
+                taken.add(found.name)
+                break
+    return matched
 
 
 def claim_rows(
@@ -306,8 +326,9 @@ def claim_rows(
     from harness.report.format import fmt_bytes, fmt_fraction, fmt_ratio, fmt_seconds
 
     rows = []
+    matches = _match_claims(scenarios)
     for claim in CLAIMS:
-        scenario, matched_by = _find_scenario(claim, scenarios)
+        scenario, matched_by = matches.get(claim.key, (None, ""))
         if scenario is None:
             rows.append(
                 ClaimRow(
@@ -327,13 +348,15 @@ def claim_rows(
         g_before = scenario.group_at_max_concurrency(before)
         g_after = scenario.group_at_max_concurrency(after)
         conc = (
+            f"{g_before.provider if g_before else g_after.provider if g_after else '?'}: "
             f"{before} c={g_before.concurrency if g_before else '?'}, "
             f"{after} c={g_after.concurrency if g_after else '?'}"
         )
         b: float | None
         a: float | None
         if claim.key == "memory_50mb":
-            b, a = scenario.profiled_peak(before), scenario.profiled_peak(after)
+            first = scenario.providers[0] if scenario.providers else None
+            b, a = scenario.profiled_peak(before, first), scenario.profiled_peak(after, first)
             note = "heap peak of profiled trials (memray)"
             if (b is None or a is None) and g_before and g_after:
                 b, a = g_before.median("rss_peak_bytes"), g_after.median("rss_peak_bytes")

@@ -339,3 +339,20 @@ def test_nightly_report_stays_under_five_megabytes() -> None:
         results, comparison=make_comparison(results), history=make_history(nights=30)
     )
     assert len(page.encode()) < 5 * 1024 * 1024
+
+
+def test_name_fallback_gives_each_scenario_one_claim_at_most() -> None:
+    """The shipped nightly names: throughput-10-files-latency is the throughput row and
+    leaves the latency row to latency-per-upload, whichever ran first."""
+    names = ["throughput-10-files-latency", "latency-per-upload", "timeouts-under-faults",
+             "memory-50mib", "connection-overhead"]  # fmt: skip
+    specs = [ScenarioSpec(n, None, 64 * 1024, 3, (2,)) for n in names]
+    rows = {r.claim.key: r for r in claim_rows(scenarios_of(make_results(specs=specs, repeats=2)))}
+    assert {k: r.scenario for k, r in rows.items()} == {
+        "memory_50mb": "memory-50mib",
+        "throughput_10_files": "throughput-10-files-latency",
+        "latency_per_upload": "latency-per-upload",
+        "timeout_rate": "timeouts-under-faults",
+        "connection_overhead": "connection-overhead",
+    }
+    assert {r.matched_by for r in rows.values()} == {"scenario name"}
