@@ -106,16 +106,25 @@ def _heap_peak(trial: Mapping[str, Any]) -> int | None:
     return None
 
 
+def _all_uploaded(trial: Mapping[str, Any]) -> bool:
+    records = trial.get("records") or ()
+    return trial.get("status", "ok") == "ok" and all(
+        isinstance(r, Mapping) and r.get("outcome", "ok") == "ok" for r in records
+    )
+
+
 def peaks_by_variant_and_size(
-    trials: Iterable[Mapping[str, Any]],
+    trials: Iterable[Mapping[str, Any]], *, complete_only: bool = False
 ) -> dict[str, dict[int, list[int]]]:
     """Heap peaks of the profiled trials, grouped by variant then file size.
 
-    Unprofiled trials and trials without a peak or a size are skipped.
+    Unprofiled trials and trials without a peak or a size are skipped; with
+    ``complete_only`` so are trials where any upload failed (a client rejected early, or
+    one that built the whole body before a 413, says nothing about the size it failed on).
     """
     grouped: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
     for trial in trials:
-        if not trial.get("profiled"):
+        if not trial.get("profiled") or (complete_only and not _all_uploaded(trial)):
             continue
         peak = _heap_peak(trial)
         size = trial_file_size(trial)
@@ -150,10 +159,11 @@ def fit_peak_vs_size(points: Iterable[tuple[int, int]]) -> Fit:
 
 
 def memory_slope_by_variant(trials: Iterable[Mapping[str, Any]]) -> dict[str, Fit]:
-    """Fit peak against file size for every variant whose profiled trials cover at least
-    two sizes. Variants with fewer sizes are left out (no slope exists for them)."""
+    """Fit peak against file size for every variant whose profiled trials, with every upload
+    ``ok``, cover at least two sizes. Variants with fewer sizes are left out (no slope
+    exists for them)."""
     fits: dict[str, Fit] = {}
-    for variant, by_size in peaks_by_variant_and_size(trials).items():
+    for variant, by_size in peaks_by_variant_and_size(trials, complete_only=True).items():
         if len(by_size) < 2:
             continue
         points = [(size, peak) for size, peaks in by_size.items() for peak in peaks]
@@ -169,8 +179,9 @@ def memory_row(
     candidate: str = "async",
 ) -> MemoryRow | None:
     """The investigation's memory row: median heap peak of ``baseline`` and ``candidate``
-    for files of exactly ``size_bytes``; ``None`` when either side has no profiled trial."""
-    peaks = peaks_by_variant_and_size(trials)
+    for files of exactly ``size_bytes``; ``None`` when either side has no profiled trial
+    whose uploads all succeeded."""
+    peaks = peaks_by_variant_and_size(trials, complete_only=True)
     base = peaks.get(baseline, {}).get(size_bytes)
     cand = peaks.get(candidate, {}).get(size_bytes)
     if not base or not cand:

@@ -139,3 +139,21 @@ def test_memory_rows_feed_memory_thresholds_and_nothing_else() -> None:
     assert results[0].measured == pytest.approx(memory_slope_by_variant(trials)["async"].slope)
     (wall,) = evaluate_thresholds([parse_threshold("async.wall_s < 2s")], per_variant)
     assert wall.measured == 1.0
+
+
+def test_failed_uploads_say_nothing_about_size() -> None:
+    """A 413 after the client built the whole body, or a refusal before it read a byte,
+    must not bend the slope or the 50 MiB row; it still counts as a peak under faults."""
+    rejected = trial("async", 256 * MIB, 900 * MIB)
+    rejected["records"][0]["outcome"] = "http_error"
+    broken = trial("sync", INVESTIGATION_SIZE_BYTES, 1)
+    broken["status"] = "harness_error"
+    trials = [*sweep(), rejected, broken]
+    assert memory_slope_by_variant(trials)["async"].slope < 0.05
+    row = memory_row(trials)
+    assert row is not None
+    assert row.baseline_peak_bytes > 50 * MIB
+    assert 900 * MIB in peaks_by_variant_and_size(trials)["async"][256 * MIB]
+    assert (
+        900 * MIB not in peaks_by_variant_and_size(trials, complete_only=True)["async"][256 * MIB]
+    )
