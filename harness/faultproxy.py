@@ -3,8 +3,9 @@
 Fault types (Toxiproxy "toxics"; ``rate`` is Toxiproxy's ``toxicity``, the probability that
 a connection gets the fault, drawn per connection from a seeded RNG):
 
-``latency``    delay every chunk by ``latency_ms`` ± ``jitter_ms`` (pipelined, like Toxiproxy:
-               throughput is kept, each byte arrives later)
+``latency``    delay every chunk by ``latency_ms`` ± ``jitter_ms``, pipelined: each chunk
+               leaves at its arrival time + delay, so a link keeps its throughput and
+               every byte arrives later (a real RTT), rather than one delay per read
 ``bandwidth``  throttle to ``rate_kbps`` kilobytes (1000 B) per second
 ``reset_peer`` after ``timeout_ms`` (0: at once) reset both sides with a TCP RST
 ``blackhole``  read and discard, never forward or answer; close after ``timeout_ms``
@@ -399,8 +400,9 @@ class FaultProxy:
         if faults.clean and not faults.blackhole:
             await self._copy(src, dst, counter)
             return
-        # Toxiproxy's latency is pipelined: a reader stamps each chunk when it arrives and a
-        # writer releases it at stamp + delay, so latency does not cut throughput.
+        # Pipelined latency: a reader stamps each chunk when it arrives and this writer
+        # releases it at stamp + delay; sleeping per read instead would cap throughput at
+        # one chunk per delay, which no real network does.
         queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue(_QUEUE_CHUNKS)
         reader = asyncio.create_task(self._stamp(src, queue))
         rng = random.Random(rng_seed)
