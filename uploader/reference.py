@@ -50,8 +50,9 @@ class ReferenceUploader:
     """The reference :class:`~uploader.api.AsyncUploader`.
 
     ``fixes`` overrides ``settings.fixes`` when given (``async[streaming=off]`` passes it).
-    ``clock`` stamps outcomes and drives the watchdog, ``sleep`` waits between retries,
-    ``wall_clock`` (Unix time) reads HTTP-date ``Retry-After`` values.
+    ``clock`` stamps outcomes and drives the watchdog, which naps with ``watch_sleep``
+    (inject both together for fake time); ``sleep`` waits between retries; ``wall_clock``
+    (Unix time) reads HTTP-date ``Retry-After`` values.
     """
 
     def __init__(
@@ -61,17 +62,21 @@ class ReferenceUploader:
         clock: Clock = time.perf_counter,
         sleep: Sleep = asyncio.sleep,
         wall_clock: Clock = time.time,
+        watch_sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.fixes = fixes
         self._clock = clock
         self._sleep = sleep
         self._wall_clock = wall_clock
+        self._watch_sleep = watch_sleep
 
     async def upload_many(
         self, files: Sequence[LocalFile], target: Target, settings: Settings
     ) -> list[Outcome]:
         fixes = self.fixes if self.fixes is not None else settings.fixes
-        run = _Run(target, settings, fixes, self._clock, self._sleep, self._wall_clock)
+        run = _Run(
+            target, settings, fixes, self._clock, self._sleep, self._wall_clock, self._watch_sleep
+        )
         async with run:
             return await run.upload_all(files)
 
@@ -241,12 +246,14 @@ class _Run:
         clock: Clock,
         sleep: Sleep,
         wall_clock: Clock,
+        watch_sleep: Sleep,
     ) -> None:
         self.target = target
         self.settings = settings
         self.fixes = fixes
         self.clock = clock
         self.sleep = sleep
+        self.watch_sleep = watch_sleep
         self.wall_clock = wall_clock
         self.rng = random.Random(settings.seed)
         self.concurrency = max(1, settings.concurrency)
@@ -391,7 +398,7 @@ class _Run:
         progress = _Progress(req.content_length, watchdog)
         try:
             exchange = await run_watched(
-                self._exchange(session, req, progress, source, start), watchdog, self.sleep
+                self._exchange(session, req, progress, source, start), watchdog, self.watch_sleep
             )
         except UploadTimeout as exc:
             return None, _Failure(

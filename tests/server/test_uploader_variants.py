@@ -239,3 +239,50 @@ async def test_connections_per_variant(server: MockServer, tmp_path: Path, provi
         asyncio.to_thread(SyncBaselineUploader().upload_many, files, target, settings)
     )
     assert legacy == len(files)
+
+
+@pytest.mark.parametrize(
+    ("provider", "fault", "expected_waits", "outcome"),
+    [
+        # Kimi's wait is only in the message: "please try again after 1 seconds".
+        ("kimi", {"type": "rate_limit", "style": "kimi_rpm", "max_count": 2}, [1.0, 1.0], "ok"),
+        # Retry-After header on a 503 (seconds form).
+        ("supabase", {"type": "http_error", "status": 503, "retry_after_s": 2}, [2.0], "ok"),
+        # Supabase's 429 SlowDown, sent as HTTP 400 with the real status in the body.
+        ("supabase", {"type": "rate_limit", "style": "supabase", "retry_after_s": 3}, [3.0], "ok"),
+        # A quota error never clears by waiting: no retry at all.
+        ("kimi", {"type": "rate_limit", "style": "kimi_quota"}, [], "http_error"),
+        # Longer than retry_after_cap_s (30 s): report instead of waiting minutes.
+        ("glm", {"type": "http_error", "status": 503, "retry_after_s": 120}, [], "http_error"),
+    ],
+)
+async def test_reference_honours_the_servers_wait(
+    server: MockServer,
+    tmp_path: Path,
+    provider: str,
+    fault: dict[str, Any],
+    expected_waits: list[float],
+    outcome: str,
+) -> None:
+    """The waits between attempts come from the server's answer, via an injected sleep
+    that records instead of sleeping."""
+    files = make_files(tmp_path, [10_000], seed=9)
+    route = "storage/v1/object/*" if provider == "supabase" else "/files"
+    spec = {"max_count": 1, **fault, "target": {"provider": provider, "route": route}}
+    control(server, "POST", "reset")
+    control(server, "PUT", "faults", json={"seed": 0, "faults": [spec]})
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    try:
+        (result,) = await ReferenceUploader(sleep=record).upload_many(
+            files, target_for(server, provider, record_metadata=False), Settings()
+        )
+    finally:
+        control(server, "PUT", "faults", json={"seed": 0, "faults": []})
+    assert waits == expected_waits
+    assert result.outcome == outcome, result.error
+    assert result.attempts == len(expected_waits) + 1
+    assert KEY not in (result.error or "")
