@@ -386,3 +386,15 @@ async def test_close_with_open_connections_is_clean(
     assert proxy.stats()["active"] == 0
     # asyncio logs a cancelled connection handler as an error; none may be cancelled
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_public_names() -> None:
+    import harness.faultproxy as module
+
+    assert set(module.__all__) == {
+        "DIRECTIONS",
+        "NETWORK_FAULT_TYPES",
+        "FaultProxy",
+        "main",
+        "validate_network_fault",
+    }

@@ -158,3 +158,15 @@ def test_public_names() -> None:
         "file_bytes",
         "materialize",
     }
+
+
+def test_concurrent_materialize_of_one_set_agrees(tmp_path: Path) -> None:
+    # two runs (or shards on one box) may build the same set at once
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        sets = list(pool.map(lambda _: materialize(spec(), tmp_path), range(4)))
+    assert len({s.files for s in sets}) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [sets[0].dir.name]
+    for index, local in enumerate(sets[0].files):
+        assert local.path.read_bytes() == file_bytes(9, index, local.size, "random")
