@@ -189,3 +189,26 @@ def test_flamegraph_renders_offline_in_chromium(
     assert errors == []
     assert svgs > 1
     assert "memray" in title
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ("{not json", "trial spec is not JSON"),
+        ('{"variant": "async", "files": []}', "no 'profile_dir'"),
+    ],
+)
+def test_bad_spec_is_one_line_and_exit_2(stdin: str, message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.profile"],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_S,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
