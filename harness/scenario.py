@@ -174,7 +174,7 @@ class _Checker:
             raise self.fail(where, f"must be a table, got {_show(value)}")
         for key in value:
             if key not in allowed:
-                dotted = f"{where}.{key}" if where else str(key)
+                dotted = f"{where}.{_key(key)}" if where else _key(key)
                 hint = ""
                 if where and key in _TOP_KEYS:
                     # TOML puts every key after a [table] header into that table
@@ -205,6 +205,13 @@ class _Checker:
         if not low <= size <= MAX_FILE_SIZE:
             raise self.fail(where, f"must be between {low} B and 16GiB, got {_show(value)}")
         return size
+
+
+def _key(key: object) -> str:
+    # a quoted TOML key may hold a newline or an escape sequence: the message stays one line
+    if isinstance(key, str) and key and key.isprintable() and len(key) <= 60:
+        return key
+    return _show(key)
 
 
 def _show(value: object) -> str:
@@ -357,7 +364,7 @@ def _settings(c: _Checker, raw: object) -> dict[str, Any]:
         raise c.fail("settings", f"must be a table, got {_show(raw)}")
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        where = f"settings.{key}"
+        where = f"settings.{_key(key)}"
         if key == "concurrency":
             raise c.fail(where, "set the top-level 'concurrency' (a matrix axis) instead")
         name = _SETTING_ALIASES.get(key, key)
@@ -423,7 +430,9 @@ def _http_faults(c: _Checker, raw: object, providers: Sequence[str]) -> list[dic
         where = f"faults[{i}]"
         if not isinstance(item, Mapping):
             raise c.fail(where, f"must be a table with a 'type', got {_show(item)}")
-        fault = {key: _fault_param(c, f"{where}.{key}", key, value) for key, value in item.items()}
+        fault = {
+            key: _fault_param(c, f"{where}.{_key(key)}", key, value) for key, value in item.items()
+        }
         target = fault.get("target")
         if (
             isinstance(target, Mapping)
@@ -446,7 +455,7 @@ def _http_faults(c: _Checker, raw: object, providers: Sequence[str]) -> list[dic
             # the mock's FaultValueError carries the key; join it to the scenario's path
             key = getattr(exc, "field", "")
             problem = getattr(exc, "problem", str(exc))
-            raise c.fail(f"{where}.{key}" if key else where, problem) from None
+            raise c.fail(f"{where}.{_key(key)}" if key else where, problem) from None
         except (TypeError, KeyError, AttributeError) as exc:  # a shape the mock did not expect
             raise c.fail(where, f"invalid fault: {exc}") from None
         # the mock's canonical form has every default filled in, so the hash does not depend

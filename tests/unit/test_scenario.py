@@ -465,3 +465,13 @@ def test_http_fault_errors(fault: dict[str, Any], field: str, problem: str) -> N
     err = error_of(minimal(providers=[{"kind": "kimi"}], faults=[fault]))
     assert err.field == field
     assert problem in err.problem
+
+
+def test_hostile_keys_stay_on_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '"a\\nb" = 1\nname = "x"\n[files]\ncount = 1\nsizes = [1]\n')
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.field == "'a\\nb'"
+    assert "\n" not in str(info.value)
+    err = error_of(minimal(settings={"\x1b[2J": 1}))
+    assert err.field == "settings.'\\x1b[2J'"
