@@ -398,3 +398,40 @@ def test_public_names() -> None:
         "main",
         "validate_network_fault",
     }
+
+
+async def test_set_faults_applies_to_new_connections(echo: Echo) -> None:
+    async with FaultProxy(upstream=("127.0.0.1", echo.port)) as proxy:
+        assert await roundtrip(proxy.port, b"before") == b"before"
+        proxy.set_faults([{"type": "reset_peer"}])
+        with pytest.raises((ConnectionError, asyncio.IncompleteReadError)):
+            await roundtrip(proxy.port, b"after")
+        assert proxy.stats()["faults"]["reset_peer"] == 1
+
+
+async def test_many_connections_with_faults_leak_no_descriptors(echo: Echo) -> None:
+    import os
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    faults = [
+        {"type": "latency", "latency_ms": 5, "jitter_ms": 5, "rate": 0.5},
+        {"type": "reset_peer", "timeout_ms": 0, "rate": 0.2},
+        {"type": "bandwidth", "rate_kbps": 10_000, "rate": 0.3},
+    ]
+    before = open_fds()
+    async with FaultProxy(upstream=("127.0.0.1", echo.port), faults=faults, seed=11) as proxy:
+
+        async def one(i: int) -> bool:
+            try:
+                return await roundtrip(proxy.port, b"%d" % i * 100) == b"%d" % i * 100
+            except (ConnectionError, asyncio.IncompleteReadError):
+                return False
+
+        outcomes = await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(200))), 60)
+    stats = proxy.stats()
+    assert stats["connections"] == 200
+    assert stats["active"] == 0
+    assert outcomes.count(False) == stats["resets"] == stats["faults"]["reset_peer"]
+    assert open_fds() <= before + 1  # the listening socket is gone too; allow one for slack
