@@ -286,3 +286,29 @@ async def test_reference_honours_the_servers_wait(
     assert result.outcome == outcome, result.error
     assert result.attempts == len(expected_waits) + 1
     assert KEY not in (result.error or "")
+
+
+async def test_cmd_variant_reads_json_ids_and_exit_codes(
+    server: MockServer, tmp_path: Path
+) -> None:
+    files = make_files(tmp_path, [5_000, 70_000], seed=12)
+    control(server, "POST", "reset")
+    kimi = CommandUploader(
+        'curl -sf -H "Authorization: Bearer {key}" -F purpose=file-extract -F file=@{path} {url}'
+    )
+    outcomes = await kimi.upload_many(files, target_for(server, "kimi"), Settings(concurrency=2))
+    assert [o.outcome for o in outcomes] == ["ok", "ok"]
+    assert all(o.file_id for o in outcomes)  # taken from the JSON FileObject on stdout
+    assert [o.bytes_sent for o in outcomes] == [f.size for f in files]
+    supabase = target_for(server, "supabase")
+    first = await CommandUploader(CURL).upload_many(files[:1], supabase, Settings())
+    assert first[0].outcome == "ok"
+    assert first[0].file_id == f"uploads/{files[0].name}"  # Supabase's {"Key": ...}
+    again = await CommandUploader(CURL).upload_many(files[:1], supabase, Settings())
+    assert again[0].outcome == "http_error"  # curl -f exits 22 on the Duplicate answer
+    assert KEY not in (again[0].error or "")
+    missing = await CommandUploader("no-such-program-xyz {path}").upload_many(
+        files[:1], supabase, Settings()
+    )
+    assert missing[0].outcome == "connection_error"
+    assert "cannot run" in (missing[0].error or "")
