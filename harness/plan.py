@@ -87,6 +87,11 @@ def plan_trials(
             if wanted not in known:
                 shown = ", ".join(sorted(known))
                 raise HarnessError(f"--variant {wanted!r} is in no scenario; they have: {shown}")
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        # trial keys start with the scenario name; two scenarios of one name would collide
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise HarnessError(f"scenario names must be unique in a run; repeated: {', '.join(twice)}")
     trials: list[Trial] = []
 
     def add(s: Scenario, provider: str, variant: str, conc: int, rep: int, role: str) -> None:

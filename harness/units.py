@@ -80,7 +80,7 @@ def parse_size(value: object) -> int:
     else:
         raise ValueError(f"expected {allowed}, got {value!r}")
     if not math.isfinite(number) or number < 0:
-        raise ValueError(f"expected {allowed} (not negative), got {value!r}")
+        raise ValueError(f"expected {allowed} (finite, not negative), got {value!r}")
     scaled = number * SIZE_UNITS[unit]
     whole = round(scaled)
     # 1.5GiB is whole bytes; 1.5B or 0.3KB (300.00000000000006) are a typo or float noise
@@ -103,7 +103,7 @@ def parse_duration(value: object, default_unit: str = "s") -> float:
     else:
         raise ValueError(f"expected {allowed}, got {value!r}")
     if not math.isfinite(number) or number < 0:
-        raise ValueError(f"expected {allowed} (not negative), got {value!r}")
+        raise ValueError(f"expected {allowed} (finite, not negative), got {value!r}")
     return number * DURATION_UNITS[unit]
 
 
@@ -138,7 +138,7 @@ def parse_ratio(value: object) -> float:
         if unit.lower() not in ("x", ""):
             raise ValueError(f"unknown unit {unit!r} in {value!r}; expected {allowed}")
     if not math.isfinite(number) or number < 0:
-        raise ValueError(f"expected {allowed} (not negative), got {value!r}")
+        raise ValueError(f"expected {allowed} (finite, not negative), got {value!r}")
     return number
 
 

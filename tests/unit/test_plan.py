@@ -85,6 +85,11 @@ def test_no_profile_quick_repeats_and_filter() -> None:
         plan_trials([s], repeats_override=0)
 
 
+def test_duplicate_scenario_names_are_refused() -> None:
+    with pytest.raises(HarnessError, match="repeated: s"):
+        plan_trials([make(), make(repeats=3)])
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
 def test_shards_are_disjoint_cover_everything_and_are_deterministic(n: int) -> None:
     trials = plan_trials([make(), make("t", concurrency=[1, 2, 8], repeats=3)])
