@@ -164,12 +164,18 @@ class ScenarioData:
 
     @property
     def providers(self) -> list[str]:
-        """Providers in the order they first ran."""
-        return list(dict.fromkeys(g.provider for g in self.groups))
+        """Providers that ran: in the scenario file's order, then any other as it ran."""
+        declared = [
+            str(p.get("kind"))
+            for p in self.definition.get("providers") or ()
+            if isinstance(p, Mapping)
+        ]
+        ran = list(dict.fromkeys(g.provider for g in self.groups))
+        return [p for p in declared if p in ran] + [p for p in ran if p not in declared]
 
     def group_at_max_concurrency(self, variant: str, provider: str | None = None) -> Group | None:
         """The variant's group at the highest concurrency it ran, for ``provider`` (default:
-        the first provider that ran; providers are never pooled, they differ by design)."""
+        the scenario's first provider; providers are never pooled, they differ by design)."""
         providers = self.providers
         wanted = provider if provider is not None else (providers[0] if providers else None)
         groups = [g for g in self.groups if g.variant == variant and g.provider == wanted]

@@ -78,7 +78,10 @@ def _median_range(group: Group, metric: str, fmt: Callable[[object], str]) -> st
 def measured_table(scenario: ScenarioData) -> str:
     """Per group: medians over repeats (with min – max for the headline metrics)."""
     order = {v: i for i, v in enumerate(scenario.variants)}
-    groups = sorted(scenario.groups, key=lambda g: (g.provider, order[g.variant], g.concurrency))
+    providers = {p: i for i, p in enumerate(scenario.providers)}
+    groups = sorted(
+        scenario.groups, key=lambda g: (providers[g.provider], order[g.variant], g.concurrency)
+    )
     rows = [
         {
             "provider": g.provider,

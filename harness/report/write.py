@@ -101,6 +101,8 @@ def write_report(
     )
     try:
         atomic_write_text(target, html)
+        # the temp file behind the atomic write is private (0600); a report is for reading
+        target.chmod(0o644)
     except OSError as exc:
         raise HarnessError(f"{target}: cannot write the report: {exc.strerror or exc}") from None
     return target
