@@ -8,6 +8,8 @@ close its ``<script>`` element.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import math
 import re
@@ -83,6 +85,11 @@ def _script_json(data: Any) -> Markup:
     text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
     return Markup(text)  # noqa: S704 - escaped above for the script-data context
 
+
+# The page's only executable script; its hash goes into the Content-Security-Policy, so a
+# script that escaping ever let through would still not run.
+_READY_SCRIPT = "document.body.dataset.ready = '1';  // browser tests wait for this flag"
+_READY_HASH = base64.b64encode(hashlib.sha256(_READY_SCRIPT.encode()).digest()).decode()
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
@@ -251,6 +258,8 @@ def render_report(
         environment=Markup(tables.environment_table(env)) if env else None,  # noqa: S704
         packages=_markup(tables.packages_table(env)),
         data=_script_json(report_data(results, scenarios, claims, head, warnings)),
+        ready_script=Markup(_READY_SCRIPT),  # noqa: S704 - a constant of this module
+        ready_hash=_READY_HASH,
     )
 
 

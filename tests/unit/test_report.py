@@ -127,6 +127,9 @@ def test_no_external_url_in_any_src_or_href(small: dict[str, Any]) -> None:
         assert not url.startswith(("http:", "https:", "//")), url
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page)
     assert "@import" not in page
+    # the browser itself refuses any fetch and any script but the page's own one
+    assert "default-src 'none'; img-src data:;" in page
+    assert "'unsafe-inline'; script-src 'sha256-" in page
     assert "url(http" not in page
 
 
