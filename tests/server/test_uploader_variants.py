@@ -82,14 +82,19 @@ def stored(
                     info = resp.json()
                     out[f.name] = (info["size"], info["etag"].strip('"'))
         return out
-    ok = [
-        r
-        for r in upload_records(srv, provider)
-        if r["route"] == UPLOAD_ROUTES[provider] and r["status"] == 200
-    ]
-    names = Counter(r["filename"] for r in ok)
+    # The provider's own file list says what is stored (a lost answer still stores);
+    # the mock's record of the request that created each file says what it hashed.
+    listed = httpx.get(
+        f"{srv.url}{BASES[provider]}/files", headers={"Authorization": f"Bearer {KEY}"}
+    ).json()["data"]
+    names = Counter(f["filename"] for f in listed)
     assert all(n == 1 for n in names.values()), f"duplicate uploads: {names.most_common(3)}"
-    return {r["filename"]: (r["content_bytes"], r["content_hash"]) for r in ok}
+    created = {
+        r["object_id"]: r
+        for r in upload_records(srv, provider)
+        if r["route"] == UPLOAD_ROUTES[provider] and r["object_id"]
+    }
+    return {f["filename"]: (f["bytes"], created[f["id"]]["content_hash"]) for f in listed}
 
 
 def normalised(outcomes: Sequence[Outcome]) -> list[tuple[str, int, str, int]]:
@@ -312,3 +317,70 @@ async def test_cmd_variant_reads_json_ids_and_exit_codes(
     )
     assert missing[0].outcome == "connection_error"
     assert "cannot run" in (missing[0].error or "")
+
+
+async def test_tus_resumes_from_the_servers_offset(server: MockServer, tmp_path: Path) -> None:
+    """Cut PATCHes mid-body: the reference asks HEAD where the server is and sends only
+    the rest, so the mock receives little more than the file, and stores it intact."""
+    (big,) = make_files(tmp_path, [20 * MIB + 123], seed=13)
+    control(server, "POST", "reset")
+    cuts = {
+        "type": "abort_mid_body",
+        "after_pct": 50,
+        "mode": "rst",
+        "max_count": 3,
+        "target": {"provider": "supabase", "method": "PATCH"},
+    }
+    control(server, "PUT", "faults", json={"seed": 4, "faults": [cuts]})
+    try:
+        (result,) = await ReferenceUploader().upload_many(
+            [big],
+            target_for(server, "supabase", record_metadata=False),
+            Settings(backoff_base_s=0.01, backoff_cap_s=0.05),
+        )
+        stats = control(server, "GET", "stats")
+    finally:
+        control(server, "PUT", "faults", json={"seed": 0, "faults": []})
+    assert result.outcome == "ok", result.error
+    assert result.attempts == 4  # three cuts, each followed by a HEAD re-sync
+    assert stored(server, "supabase", [big]) == {big.name: (big.size, big.content_hash)}
+    patches = [r for r in stats["requests"] if r["method"] == "PATCH"]
+    heads = [r for r in stats["requests"] if r["method"] == "HEAD"]
+    assert len(heads) == 3
+    assert sum(r["fault"] == "abort_mid_body" for r in patches) == 3
+    # Resumed, not restarted: at most the three cut halves are sent twice.
+    assert stats["totals"]["bytes_received"] < big.size + 3 * 6 * MIB
+
+
+@pytest.mark.parametrize("provider", ["kimi", "glm", "supabase"])
+@pytest.mark.parametrize("mode", ["fin", "hang"])
+async def test_lost_answer_does_not_duplicate(
+    server: MockServer, tmp_path: Path, provider: str, mode: str
+) -> None:
+    """The server stores the file but the answer is lost (closed, or never sent): Kimi and
+    GLM uploads are found by listing before any retry; Supabase retries with upsert."""
+    files = make_files(tmp_path, [30_000, 40_000], seed=14)
+    route = "storage/v1/object/*" if provider == "supabase" else "/files"
+    drop = {
+        "type": "drop_response",
+        "mode": mode,
+        "max_count": 1,
+        "target": {"provider": provider, "route": route},
+    }
+    control(server, "POST", "reset")
+    control(server, "PUT", "faults", json={"seed": 0, "faults": [drop]})
+    try:
+        outcomes = await ReferenceUploader().upload_many(
+            files, target_for(server, provider), Settings(stall_timeout_s=0.5, concurrency=1)
+        )
+        stats = control(server, "GET", "stats")
+    finally:
+        control(server, "PUT", "faults", json={"seed": 0, "faults": []})
+    assert [o.outcome for o in outcomes] == ["ok", "ok"], outcomes
+    assert stats["totals"]["faults_applied"] == {"drop_response": 1}
+    assert stored(server, provider, files) == {f.name: (f.size, f.content_hash) for f in files}
+    if provider != "supabase":  # the ids reported are the ones the provider holds
+        listed = httpx.get(
+            f"{server.url}{BASES[provider]}/files", headers={"Authorization": f"Bearer {KEY}"}
+        ).json()["data"]
+        assert {o.file_id for o in outcomes} == {f["id"] for f in listed}
