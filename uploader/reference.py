@@ -42,6 +42,7 @@ Exchange = tuple[int, dict[str, str], bytes]
 # Pages of GLM's file list read while looking for an upload whose answer was lost: bounded
 # so a huge account cannot turn one retry into thousands of requests.
 _MAX_LIST_PAGES = 20
+_MAX_ANSWER_BYTES = 1024 * 1024
 # Keep-alive longer than any backoff we wait, so a retry reuses the pooled connection.
 _KEEPALIVE_S = 30.0
 
@@ -381,8 +382,15 @@ class _Run:
             req.method, req.url, headers=dict(req.headers), data=data
         ) as resp:
             progress.watchdog.progress()
-            payload = await resp.read()
-            return resp.status, dict(resp.headers), payload
+            # Answers are small JSON; a runaway body (a misrouted download) is cut short
+            # rather than held whole.
+            payload = bytearray()
+            async for piece in resp.content.iter_chunked(64 * 1024):
+                payload += piece
+                progress.watchdog.progress()
+                if len(payload) > _MAX_ANSWER_BYTES:
+                    break
+            return resp.status, dict(resp.headers), bytes(payload[:_MAX_ANSWER_BYTES])
 
     async def _watched(
         self,

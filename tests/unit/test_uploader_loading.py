@@ -108,3 +108,40 @@ def test_choose_by_size_in_preference_order() -> None:
     assert supabase_method(6 * MB - 1, s) == "raw"
     with pytest.raises(ValueError, match=">= 0"):
         choose(-1, order, s)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "uploader.protocol",
+        "uploader.retry",
+        "uploader.timeouts",
+        "uploader.selection",
+        "uploader.reference",
+        "uploader.sync_baseline",
+        "uploader.naive",
+        "uploader.command",
+        "uploader.loading",
+    ],
+)
+def test_modules_export_what_they_define(module: str) -> None:
+    import importlib
+
+    mod = importlib.import_module(module)
+    assert mod.__all__ == sorted(mod.__all__, key=lambda n: (not n.isupper(), n))
+    for name in mod.__all__:
+        assert hasattr(mod, name), name
+
+
+def test_uploader_never_imports_harness() -> None:
+    """DESIGN.md's layers: a fresh interpreter loading every uploader module has no
+    harness module afterwards."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, uploader.loading, uploader.selection, uploader.protocol;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'harness'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
