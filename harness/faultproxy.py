@@ -253,6 +253,7 @@ class FaultProxy:
 
     async def start(self) -> None:
         """Listen; :attr:`port` is valid once this returns."""
+        self._closing.clear()  # a proxy may be started again after close()
         self._server = await asyncio.start_server(self._handle, self.host, self._port)
         self._port = self._server.sockets[0].getsockname()[1]
 
