@@ -4,6 +4,9 @@ The investigation's bottlenecks #1 and #3 as people really write them: the whole
 read with a plain ``open().read()``, the upload and the metadata insert made with a
 blocking HTTP call, all inside coroutines fanned out with :func:`asyncio.gather`. It looks
 concurrent and runs one file at a time, with the loop frozen during each upload.
+
+Metadata rows go to :func:`uploader.protocol.metadata_url` of the target; where no table
+is known (a real Kimi or GLM URL) none is recorded.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ resumable uploads for large Supabase files.
 
 Each of the five :class:`~uploader.api.Fixes` switches, turned off, puts back exactly one
 bottleneck of the investigation and changes nothing else.
+
+Metadata rows go to :func:`uploader.protocol.metadata_url` of the target; where no table
+is known (a real Kimi or GLM URL) none is recorded.
 """
 
 from __future__ import annotations

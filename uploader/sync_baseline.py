@@ -4,6 +4,9 @@ Sequential; each file is read whole into memory; a new connection per upload; th
 metadata row is inserted with a blocking call after each upload; no retries (the legacy
 code had none) but a generous fixed timeout so it never hangs. httpx for Kimi and GLM,
 the official ``supabase`` client for Supabase, as the seed system used them.
+
+Metadata rows go to :func:`uploader.protocol.metadata_url` of the target; where no table
+is known (a real Kimi or GLM URL) none is recorded.
 """
 
 from __future__ import annotations
