@@ -133,14 +133,21 @@ class Plotter:
                     continue
                 xs = _downsample_sorted(latencies) * 1e3
                 ys = np.linspace(0.0, 1.0, len(xs), endpoint=True) if len(xs) > 1 else [1.0]
-                style = styles[scenario.concurrencies.index(group.concurrency) % len(styles)]
+                # line style tells providers apart when several ran, else concurrencies
+                many = len(scenario.providers) > 1
+                index = (
+                    scenario.providers.index(group.provider)
+                    if many
+                    else scenario.concurrencies.index(group.concurrency)
+                )
+                name = f"{group.provider} {group.label}" if many else group.label
                 ax.step(
                     xs,
                     ys,
                     where="post",
                     color=colors[group.variant],
-                    linestyle=style,
-                    label=_label(f"{group.label} (n={len(latencies)})"),
+                    linestyle=styles[index % len(styles)],
+                    label=_label(f"{name} (n={len(latencies)})"),
                 )
                 drawn += 1
             if not drawn:
@@ -193,14 +200,18 @@ class Plotter:
             return self._svg(fig)
 
     def throughput(self, scenario: ScenarioData) -> str | None:
-        """Median throughput against concurrency per variant; bars span min..max of repeats."""
+        """Median throughput against concurrency per (provider, variant); bars span the
+        min..max of repeats."""
         colors = self._colors(scenario.variants)
         with matplotlib.rc_context(_RC):
             fig, (ax,) = self._figure(height=2.8)
             drawn = False
-            for variant in scenario.variants:
+            markers = ["o", "s", "^", "D", "v"]
+            many = len(scenario.providers) > 1
+            lines = [(p, v) for p in scenario.providers for v in scenario.variants]
+            for provider, variant in lines:
                 groups = sorted(
-                    (g for g in scenario.groups if g.variant == variant),
+                    (g for g in scenario.groups if g.variant == variant and g.provider == provider),
                     key=lambda g: g.concurrency,
                 )
                 pts = [
@@ -222,10 +233,10 @@ class Plotter:
                     xs,
                     ys,
                     yerr=[lo, hi],
-                    marker="o",
+                    marker=markers[scenario.providers.index(provider) % len(markers)],
                     capsize=3,
                     color=colors[variant],
-                    label=_label(variant),
+                    label=_label(f"{provider} {variant}" if many else variant),
                 )
                 drawn = True
             if not drawn:

@@ -198,7 +198,7 @@ def render_report(
     plotter = Plotter()
     sections = []
     for index, scenario in enumerate(scenarios):
-        first, rest = tables.split_checks([c for c in checks if c.get("scenario") == scenario.name])
+        mine = [c for c in checks if c.get("scenario") == scenario.name]
         flamegraphs = []
         for trial in scenario.profiled:
             profile = trial.get("profile") or {}
@@ -221,9 +221,10 @@ def render_report(
                 "claim": scenario.claim,
                 "description": str(scenario.definition.get("description") or ""),
                 "measured": Markup(tables.measured_table(scenario)) if scenario.groups else None,  # noqa: S704
-                "checks": _markup(tables.checks_table(first)) if first else None,
-                "more_checks": _markup(tables.checks_table(rest)) if rest else None,
-                "more_count": len(rest),
+                "pivot": _markup(tables.checks_pivot(mine)),
+                "thresholds": _markup(tables.thresholds_table(mine)),
+                "all_checks": _markup(tables.checks_table(mine)) if mine else None,
+                "check_count": len(mine),
                 "latency_cdf": _markup(plotter.latency_cdf(scenario)),
                 "scatter": _markup(plotter.upload_scatter(scenario)),
                 "throughput": _markup(plotter.throughput(scenario)),

@@ -23,11 +23,13 @@ from harness.report.format import (
     fmt_rate,
     fmt_ratio,
     fmt_seconds,
+    is_number,
 )
 
 __all__ = [
-    "KEY_METRICS",
+    "PIVOT_METRICS",
     "VERDICT_CLASSES",
+    "checks_pivot",
     "checks_table",
     "claims_table",
     "environment_table",
@@ -35,7 +37,7 @@ __all__ = [
     "loop_lag_table",
     "measured_table",
     "packages_table",
-    "split_checks",
+    "thresholds_table",
 ]
 
 VERDICT_CLASSES = {
@@ -127,39 +129,105 @@ def _fmt_metric(metric: str, value: object) -> str:
     return fmt_number(value)
 
 
-# The metrics a reader looks for first; every other check is one click away.
-KEY_METRICS = frozenset(
-    {
-        "wall_s",
-        "throughput_bytes_per_s",
-        "latency_p50_s",
-        "latency_p99_s",
-        "success_rate",
-        "timeout_rate",
-        "connections_opened",
-        "rss_peak_bytes",
-        "heap_peak_bytes",
-        "loop_lag_p99_s",
-    }
+# The metrics a reader looks for first, in the order of the pivot's columns.
+PIVOT_METRICS = (
+    "throughput_bytes_per_s",
+    "wall_s",
+    "latency_p50_s",
+    "latency_p99_s",
+    "success_rate",
+    "timeout_rate",
+    "connections_opened",
+    "rss_peak_bytes",
+    "loop_lag_p99_s",
 )
+_PIVOT_TITLES = {
+    "throughput_bytes_per_s": "throughput",
+    "wall_s": "wall time",
+    "latency_p50_s": "latency p50",
+    "latency_p99_s": "latency p99",
+    "success_rate": "success",
+    "timeout_rate": "timeouts",
+    "connections_opened": "connections",
+    "rss_peak_bytes": "RSS peak",
+    "loop_lag_p99_s": "loop lag p99",
+}
+_VERDICT_SUFFIX = re.compile(r"<td>([^<]*?) (regressed|improved|unchanged|inconclusive)</td>")
 
 
-def split_checks(
-    checks: Sequence[Mapping[str, Any]],
-) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
-    """(shown first, the rest): thresholds, gating checks, key metrics and anything that
-    regressed or failed come first."""
-    first: list[Mapping[str, Any]] = []
-    rest: list[Mapping[str, Any]] = []
+def checks_pivot(checks: Sequence[Mapping[str, Any]]) -> str | None:
+    """Variant and history checks as one row per (kind, provider, variant, concurrency)
+    and one column per key metric: ``ratio [CI] verdict`` (benchstat's compact form)."""
+    rows: dict[tuple[str, str, str, str, str], dict[str, str]] = {}
+    metrics_seen: set[str] = set()
     for c in checks:
-        important = (
-            c.get("kind") == "threshold"
-            or c.get("gating")
-            or c.get("verdict") in ("regressed", "fail")
-            or c.get("metric") in KEY_METRICS
+        metric = str(c.get("metric", ""))
+        if c.get("kind") == "threshold" or metric not in PIVOT_METRICS:
+            continue
+        concurrency = c.get("concurrency")
+        key = (
+            str(c.get("kind", "")) + (" (gates)" if c.get("gating") else ""),
+            str(c.get("provider", "")),
+            str(c.get("variant", "")),
+            NA if concurrency is None else str(concurrency),
+            str(c.get("baseline", "")),
         )
-        (first if important else rest).append(c)
-    return first, rest
+        ratio, low, high = c.get("ratio"), c.get("ci_low"), c.get("ci_high")
+        base, cand = c.get("median_baseline"), c.get("median_candidate")
+        if ratio is None and is_number(base) and is_number(cand) and base > 0:
+            ratio = cand / base  # too few samples for a verdict, not for a description
+        text = fmt_ratio(ratio) if ratio is not None else ""
+        if low is not None and high is not None:
+            text += f" [{fmt_ratio(low)} – {fmt_ratio(high)}]"
+        verdict = str(c.get("verdict", ""))
+        row = rows.setdefault(key, {})
+        # a gating and a non-gating check of one metric share a row: keep the first
+        row.setdefault(metric, f"{text} {verdict}".strip() if text else f"- {verdict}")
+        metrics_seen.add(metric)
+    if not rows:
+        return None
+    columns = [m for m in PIVOT_METRICS if m in metrics_seen]
+    titles = [_PIVOT_TITLES[m] for m in columns]
+    table = [
+        {
+            "kind": kind,
+            "provider": provider,
+            "variant": variant,
+            "concurrency": concurrency,
+            "against": against,
+            **{_PIVOT_TITLES[m]: cells.get(m, NA) for m in columns},
+        }
+        for (kind, provider, variant, concurrency, against), cells in rows.items()
+    ]
+    html = _html(table, ["kind", "provider", "variant", "concurrency", "against", *titles])
+    # the ratio text before the verdict is pandas-escaped (no "<"), so this tagging is safe
+    return _VERDICT_SUFFIX.sub(
+        lambda m: (
+            f'<td class="verdict {VERDICT_CLASSES[m.group(2)]}">{m.group(1)} {m.group(2)}</td>'
+        ),
+        html,
+    )
+
+
+def thresholds_table(checks: Sequence[Mapping[str, Any]]) -> str | None:
+    """The scenario's thresholds: the rule, what was measured, pass or fail."""
+    rows = []
+    for c in checks:
+        if c.get("kind") != "threshold":
+            continue
+        concurrency = c.get("concurrency")
+        rows.append(
+            {
+                "provider": str(c.get("provider", "")),
+                "variant": str(c.get("variant", "")),
+                "concurrency": NA if concurrency is None else str(concurrency),
+                "rule": str(c.get("baseline", "")),
+                "measured": _fmt_metric(str(c.get("metric", "")), c.get("median_candidate")),
+                "verdict": str(c.get("verdict", "")),
+                "reason": str(c.get("reason") or ""),
+            }
+        )
+    return _html(rows, list(rows[0])) if rows else None
 
 
 def checks_table(checks: Sequence[Mapping[str, Any]]) -> str:

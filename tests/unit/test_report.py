@@ -211,7 +211,7 @@ def test_report_of_a_real_comparison_against_real_history(tmp_path: Path) -> Non
     ids = _parse(page).ids
     assert ids["exit-code"] == str(comparison["exit_code"])
     assert int(ids["count-regressions"]) == comparison["summary"]["gating"]["regressed"]
-    assert "more check(s) on other metrics" in page
+    assert "checks, with p-values and reasons" in page
     assert "History: 3 earlier night(s)." in page
 
 
