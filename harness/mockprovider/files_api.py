@@ -86,16 +86,16 @@ class FilesDialect:
         return shapes.glm_error(400, "1214", "File size is zero")
 
     def too_large(self, limit: int) -> web.Response:
-        mb = limit // (1024 * 1024)
+        mb = _size_text(limit)
         if self.provider == "kimi":
             return shapes.kimi_error(
                 400,
                 "invalid_request_error",
-                f"File size is too large, max file size is {mb}MB, "
+                f"File size is too large, max file size is {mb}, "
                 "please confirm and re-upload the file",
             )
         # GLM has its own status for this: HTTP 435
-        return shapes.glm_error(435, "435", f"File size exceeds {mb}MB")
+        return shapes.glm_error(435, "435", f"File size exceeds {mb}")
 
     def too_many(self, limit: int) -> web.Response:
         message = (
@@ -111,6 +111,12 @@ class FilesDialect:
         if self.provider == "kimi":
             return shapes.kimi_error(404, "resource_not_found_error", message)
         return shapes.glm_error(404, "404", message)
+
+
+def _size_text(limit: int) -> str:
+    """``100MB`` as the providers write it; exact bytes for limits below a MiB."""
+    mib = 1024 * 1024
+    return f"{limit // mib}MB" if limit >= mib and limit % mib == 0 else f"{limit} bytes"
 
 
 KIMI = FilesDialect("kimi", object_status="ok")
@@ -206,23 +212,24 @@ async def _list(request: web.Request, dialect: FilesDialect) -> web.StreamRespon
     ctx = ctx_of(request)
     check_auth(request, ctx)
     entries = list(ctx.state.files[dialect.provider].values())
+    query = request.query
+    if "purpose" in query:
+        entries = [e for e in entries if e.purpose == query["purpose"]]
+    # ``after`` is honoured for both: the openai SDK pages with it when has_more is absent
+    after = query.get("after")
+    if after is not None:
+        ids = [e.id for e in entries]
+        entries = entries[ids.index(after) + 1 :] if after in ids else []
     if dialect.provider == "kimi":
         return shapes.json_response(
             {"object": "list", "data": [dialect.file_object(e) for e in entries]}
         )
-    query = request.query
-    if "purpose" in query:
-        entries = [e for e in entries if e.purpose == query["purpose"]]
     try:
         limit = int(query.get("limit", "20"))
     except ValueError:
         limit = 0
     if not 1 <= limit <= 100:
         raise _fail(dialect.bad_request("limit must be an integer 1..100"))
-    after = query.get("after")
-    if after is not None:
-        ids = [e.id for e in entries]
-        entries = entries[ids.index(after) + 1 :] if after in ids else []
     page = entries[:limit]
     return shapes.json_response(
         {
