@@ -160,7 +160,8 @@ def _respond(
 
 async def _select(request: web.Request) -> web.StreamResponse:
     ctx, table = _table(request)
-    rows = [r for r in ctx.state.tables.get(table, []) if row_matches(r, _filters(request))]
+    filters = _filters(request)
+    rows = [r for r in ctx.state.tables.get(table, []) if row_matches(r, filters)]
     total = len(rows)
     order = request.query.get("order")
     if order:
