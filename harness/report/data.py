@@ -549,6 +549,19 @@ def _history_rows(entry: Mapping[str, Any]) -> Iterable[tuple[HistoryKey, float]
                     if median is not None:
                         key = (scenario.name, g.provider, g.variant, g.concurrency)
                         yield (*key, metric), median
+            peaks: dict[tuple[str, str, int], list[float]] = {}
+            for trial in scenario.profiled:
+                peak = (trial.get("metrics") or {}).get("heap_peak_bytes")
+                if is_number(peak):
+                    group = (
+                        str(trial.get("provider", "")),
+                        str(trial.get("variant", "")),
+                        int(trial.get("concurrency") or 1),
+                    )
+                    peaks.setdefault(group, []).append(float(peak))
+            for (provider, variant, concurrency), values in peaks.items():
+                heap_key = (scenario.name, provider, variant, concurrency, "heap_peak_bytes")
+                yield heap_key, statistics.median(values)
 
 
 HISTORY_METRICS = (
@@ -557,6 +570,7 @@ HISTORY_METRICS = (
     "latency_p99_s",
     "rss_peak_bytes",
     "timeout_rate",
+    "heap_peak_bytes",  # profiled trials only (harness.history keeps it from those)
 )
 
 

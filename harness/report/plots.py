@@ -49,6 +49,7 @@ _METRIC_TITLES = {
     "latency_p99_s": ("latency p99", "ms", 1e3),
     "rss_peak_bytes": ("RSS peak", "MiB", 1 / _MIB),
     "timeout_rate": ("timeout rate", "%", 100.0),
+    "heap_peak_bytes": ("heap peak (profiled)", "MiB", 1 / _MIB),
 }
 
 
@@ -323,14 +324,23 @@ class Plotter:
         scenario: ScenarioData,
         series: Mapping[HistoryKey, list[HistoryPoint]],
         regressed: set[HistoryKey],
+        run_id: str,
     ) -> str | None:
-        """Key metrics night by night for each variant at its highest concurrency;
-        the nights a regression was confirmed are marked with a red cross."""
+        """Key metrics night by night for each variant at its highest concurrency (first
+        provider); this run's point is marked with a red cross where a regression against
+        history was confirmed."""
+        mine = {k: v for k, v in series.items() if k[0] == scenario.name}
+        # a metric with one run only (this one) has no trend to show
         metrics = [
-            m for m in _METRIC_TITLES if any(k[0] == scenario.name and k[4] == m for k in series)
+            m for m in _METRIC_TITLES if any(k[4] == m and len(v) > 1 for k, v in mine.items())
         ]
         if not metrics:
             return None
+        # one x position per run, shared by every line, so a night a variant missed leaves
+        # a gap instead of shifting the rest of its line
+        runs = sorted({(p.started_at, p.run_id) for pts in mine.values() for p in pts})
+        position = {run: i for i, (_, run) in enumerate(runs)}
+        provider = scenario.providers[0] if scenario.providers else None
         colors = self._colors(scenario.variants)
         with matplotlib.rc_context(_RC):
             ncols, nrows = min(len(metrics), 3), -(-len(metrics) // 3)
@@ -340,35 +350,37 @@ class Plotter:
             for ax, metric in zip(flat, metrics, strict=False):
                 title, unit, scale = _METRIC_TITLES[metric]
                 for variant in scenario.variants:
-                    group = scenario.group_at_max_concurrency(variant)
-                    keys = [
+                    candidates = sorted(
                         k
-                        for k in series
-                        if k[0] == scenario.name
-                        and k[2] == variant
-                        and k[4] == metric
-                        and (group is None or k[3] == group.concurrency)
-                    ]
-                    for key in keys[:1]:
-                        pts = series[key]
-                        xs = list(range(len(pts)))
+                        for k in mine
+                        if k[2] == variant and k[4] == metric and k[1] == (provider or k[1])
+                    )
+                    if not candidates:
+                        continue
+                    key = max(candidates, key=lambda k: k[3])  # the highest concurrency
+                    pts = sorted(mine[key], key=lambda p: position[p.run_id])
+                    xs = [position[p.run_id] for p in pts]
+                    ys = [p.value * scale for p in pts]
+                    ax.plot(
+                        xs,
+                        ys,
+                        color=colors[variant],
+                        linewidth=1,
+                        marker="." if len(xs) < 30 else None,
+                        label=_label(f"{key[1]} {variant} c={key[3]}"),
+                    )
+                    if key in regressed and run_id in position:
+                        here = [y for x, y in zip(xs, ys, strict=True) if x == position[run_id]]
                         ax.plot(
-                            xs,
-                            [p.value * scale for p in pts],
-                            color=colors[variant],
-                            linewidth=1,
-                            label=_label(f"{variant} c={key[3]}"),
+                            [position[run_id]] * len(here),
+                            here,
+                            marker="X",
+                            markersize=9,
+                            color="red",
+                            linestyle="none",
                         )
-                        if key in regressed:
-                            ax.plot(
-                                [xs[-1]],
-                                [pts[-1].value * scale],
-                                marker="X",
-                                markersize=9,
-                                color="red",
-                                linestyle="none",
-                            )
                 ax.set_title(f"{title} ({unit})", fontsize=9)
-                ax.set_xlabel("night (oldest left, this run right)", fontsize=7)
+                ax.set_xlabel("run (oldest left, this run right)", fontsize=7)
+                ax.set_ylim(bottom=0)
             flat[0].legend(fontsize=6)
             return self._svg(fig)

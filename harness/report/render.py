@@ -232,7 +232,9 @@ def render_report(
                 "flamegraphs": [{**f, "peak": fmt_bytes(f["peak"])} for f in flamegraphs],
                 "loop_lag": _markup(tables.loop_lag_table(scenario)),
                 "faults": _markup(tables.faults_table(scenario)),
-                "history": _markup(plotter.history(scenario, series, regressed))
+                "history": _markup(
+                    plotter.history(scenario, series, regressed, str(results.get("run_id")))
+                )
                 if series
                 else None,
                 "failed": [
