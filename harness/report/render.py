@@ -20,6 +20,7 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
+from harness.memory import memory_slope_by_variant
 from harness.report import tables
 from harness.report.data import (
     HISTORY_METRICS,
@@ -253,6 +254,7 @@ def render_report(
         claims=Markup(tables.claims_table(claims)),  # noqa: S704 - pandas escaped it
         claims_measured=any(r.verdict != "not measured" for r in claims),
         memory_vs_size=_markup(plotter.memory_vs_size(scenarios)),
+        memory_slopes=_memory_slopes(scenarios),
         sections=sections,
         warnings=warnings,
         has_history=bool(history),
@@ -264,6 +266,21 @@ def render_report(
         ready_script=Markup(_READY_SCRIPT),  # noqa: S704 - a constant of this module
         ready_hash=_READY_HASH,
     )
+
+
+def _memory_slopes(scenarios: Sequence[ScenarioData]) -> list[str]:
+    """One line per variant whose profiled trials cover two sizes or more: heap bytes per
+    byte of file (about 1 when the file is held whole, near 0 when streamed)."""
+    fits = memory_slope_by_variant([t for s in scenarios for t in s.profiled])
+    return [
+        f"{variant}: {fit.slope:.2f} B per B of file"
+        + (
+            f" (r² {fit.r_squared:.2f}, {fit.n} trials)"
+            if fit.r_squared is not None and math.isfinite(fit.r_squared)
+            else f" ({fit.n} trials)"
+        )
+        for variant, fit in sorted(fits.items())
+    ]
 
 
 def _markup(html: str | None) -> Markup | None:

@@ -359,3 +359,10 @@ def test_name_fallback_gives_each_scenario_one_claim_at_most() -> None:
         "connection_overhead": "connection-overhead",
     }
     assert {r.matched_by for r in rows.values()} == {"scenario name"}
+
+
+def test_memory_against_size_names_each_variants_slope() -> None:
+    page = render_report(make_results(repeats=1))
+    # sync holds the whole file (about 1 byte of heap per byte of file), async streams it
+    assert re.search(r"<code>sync: 1\.0\d B per B of file", page)
+    assert re.search(r"<code>async: 0\.0\d B per B of file", page)
