@@ -283,6 +283,17 @@ def render_summary(summaries: Sequence[ScenarioSummary], console: Console) -> No
                 _ratio(row),
             )
         console.print(table)
+        for variant in dict.fromkeys(r.variant for r in summary.rows if not r.is_baseline):
+            ratios = [
+                f"{r.throughput_vs_baseline:.2f}x ({r.provider}, c={r.concurrency})"
+                for r in summary.rows
+                if r.variant == variant and r.throughput_vs_baseline is not None
+            ]
+            if ratios:
+                console.print(
+                    f"  throughput {variant}/{summary.baseline}: {', '.join(ratios)}",
+                    highlight=False,
+                )
         for check in summary.thresholds:
             mark = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[yellow]n/a[/]"}
             console.print(
