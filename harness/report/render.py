@@ -273,7 +273,8 @@ def _memory_slopes(scenarios: Sequence[ScenarioData]) -> list[str]:
     byte of file (about 1 when the file is held whole, near 0 when streamed)."""
     fits = memory_slope_by_variant([t for s in scenarios for t in s.profiled])
     return [
-        f"{variant}: {fit.slope:.2f} B per B of file"
+        # "+ 0.0" turns a rounded -0.0 into 0.0: "-0.00" would read as a real negative
+        f"{variant}: {round(fit.slope, 2) + 0.0:.2f} B per B of file"
         + (
             f" (r² {fit.r_squared:.2f}, {fit.n} trials)"
             if fit.r_squared is not None and math.isfinite(fit.r_squared)
