@@ -23,8 +23,8 @@ from markupsafe import Markup
 from harness.memory import memory_slope_by_variant
 from harness.report import tables
 from harness.report.data import (
-    HISTORY_METRICS,
     ClaimRow,
+    Headline,
     HistoryKey,
     ScenarioData,
     claim_rows,
@@ -107,12 +107,32 @@ def _relative_link(path: object, prefix: str) -> str | None:
     return quote(prefix + path, safe="/._-~")
 
 
+_CHECK_FIELDS = (
+    "scenario",
+    "provider",
+    "variant",
+    "concurrency",
+    "metric",
+    "kind",
+    "baseline",
+    "verdict",
+    "gating",
+    "ratio",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "n_baseline",
+    "n_candidate",
+)
+
+
 def report_data(
     results: Mapping[str, Any],
     scenarios: Sequence[ScenarioData],
     claims: Sequence[ClaimRow],
-    head: Any,
+    head: Headline,
     warnings: Sequence[str],
+    checks: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The machine-readable summary embedded in the page."""
     return {
@@ -159,6 +179,7 @@ def report_data(
             for s in scenarios
         ],
         "warnings": list(warnings),
+        "checks": [{k: c.get(k) for k in _CHECK_FIELDS} for c in checks],
     }
 
 
@@ -259,10 +280,9 @@ def render_report(
         warnings=warnings,
         has_history=bool(history),
         history_nights=len({str(e.get("run_id")) for e in history or ()}),
-        history_metrics=HISTORY_METRICS,
         environment=Markup(tables.environment_table(env)) if env else None,  # noqa: S704
         packages=_markup(tables.packages_table(env)),
-        data=_script_json(report_data(results, scenarios, claims, head, warnings)),
+        data=_script_json(report_data(results, scenarios, claims, head, warnings, checks)),
         ready_script=Markup(_READY_SCRIPT),  # noqa: S704 - a constant of this module
         ready_hash=_READY_HASH,
     )

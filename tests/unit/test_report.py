@@ -163,6 +163,7 @@ def test_headline_counts_the_checks_that_gate(small: dict[str, Any]) -> None:
     )
     assert f"{improved} improved" in " ".join(ids["variant-counts"].split())
     data = json.loads(ids["report-data"])
+    assert len(data["checks"]) == len(comparison["checks"])  # machine-readable, complete
     assert data["headline"]["regressions"] == 1
     assert data["headline"]["verdict"] == "regression"
 
