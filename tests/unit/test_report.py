@@ -367,3 +367,17 @@ def test_memory_against_size_names_each_variants_slope() -> None:
     # sync holds the whole file (about 1 byte of heap per byte of file), async streams it
     assert re.search(r"<code>sync: 1\.0\d B per B of file", page)
     assert re.search(r"<code>async: 0\.0\d B per B of file", page)
+
+
+def test_report_exports_are_intended() -> None:
+    import harness.report
+
+    assert set(harness.report.__all__) == {
+        "REPORT_FILE",
+        "TREND_NIGHTS",
+        "load_report_history",
+        "render_report",
+        "write_report",
+    }
+    for name in harness.report.__all__:
+        assert hasattr(harness.report, name), name
