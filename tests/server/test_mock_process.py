@@ -19,10 +19,12 @@ MiB = 1024 * 1024
 
 
 @contextmanager
-def mock_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """Start ``python -m harness.mockprovider``; yield it with the URL it printed."""
+def mock_process(
+    *args: str, entry: tuple[str, ...] = ("harness.mockprovider",)
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Start ``python -m harness.mockprovider`` (or ``entry``); yield it with its URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.mockprovider", "--port", "0", *args],
+        [sys.executable, "-m", *entry, "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -78,7 +80,7 @@ def test_uploadbench_mock_command_and_sigint() -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2  # argparse usage error, one line, no traceback
     assert "Traceback" not in err
-    with mock_process("--store", "hash", "--hash", "sha256") as (proc2, url):
+    with mock_process("--hash", "sha256", entry=("harness", "mock")) as (proc2, url):
         assert httpx.get(url + "/__mock/health").status_code == 200
         proc2.send_signal(signal.SIGINT)
         assert proc2.wait(timeout=20) == 0
