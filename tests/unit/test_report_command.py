@@ -78,3 +78,30 @@ def test_missing_run_is_a_one_line_error(
     assert err.startswith("uploadbench: error: ")
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_trends_keep_earlier_runs_of_the_same_definition_only(tmp_path: Path) -> None:
+    from harness.report import load_report_history
+
+    root = history_root(tmp_path)
+    for night in range(4):
+        earlier = make_results(
+            specs=SPECS, seed=night, repeats=2, run_id=f"night{night}",
+            started_at=f"2026-11-2{night}T02:00:00Z", profiled=False, records=False,
+        )  # fmt: skip
+        if night == 0:
+            earlier["scenarios"][0]["hash"] = "another-definition"
+        append_run(root, earlier)
+    later = make_results(specs=SPECS, repeats=2, run_id="later", profiled=False, records=False,
+                         started_at="2026-12-01T02:00:00Z")  # fmt: skip
+    append_run(root, later)
+    doc = make_results(specs=SPECS, repeats=2)  # started 2026-11-28
+
+    records, warnings = load_report_history(tmp_path, doc, nights=2)
+
+    assert [r["run_id"] for r in records] == ["night2", "night3"]  # the last two, no future
+    assert warnings == [
+        "1 history record(s) ran another definition of their scenario (different hash) and "
+        "are left out of the trends."
+    ]
+    assert records[0]["groups"][0]["samples"]["wall_s"]
