@@ -46,7 +46,13 @@ def _chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def nightly_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def chromium() -> str:
+    """The browser binary, checked before any report is rendered for it."""
+    return _chromium()
+
+
+@pytest.fixture(scope="module")
+def nightly_report(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     specs = [*default_specs(), ScenarioSpec("<script>alert(1)</script>", None, 4096, 200, (8,))]
     results = make_results(specs=specs, repeats=5)
     comparison = make_comparison(results)
@@ -58,10 +64,9 @@ def nightly_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"path": path, "comparison": comparison, "results": results}
 
 
-def _open(path: Path, shot: Path) -> dict[str, Any]:
+def _open(executable: str, path: Path, shot: Path) -> dict[str, Any]:
     """Open ``path`` in headless Chromium with every non-local request blocked; return what
     the page showed and what went wrong, and save a full-page screenshot to ``shot``."""
-    executable = _chromium()
     from playwright.sync_api import Route, sync_playwright
 
     seen: dict[str, Any] = {"blocked": [], "errors": [], "dialogs": []}
@@ -139,11 +144,11 @@ def _assert_clean(path: Path, seen: dict[str, Any]) -> None:
 
 
 def test_report_opens_offline_without_errors(
-    nightly_report: dict[str, Any], tmp_path: Path
+    chromium: str, nightly_report: dict[str, Any], tmp_path: Path
 ) -> None:
     path: Path = nightly_report["path"]
     shot = tmp_path / "report.png"
-    seen = _open(path, shot)
+    seen = _open(chromium, path, shot)
 
     _assert_clean(path, seen)
     assert seen["images"]["inner"] >= 1  # the big scatters were rasterised
@@ -161,7 +166,7 @@ def test_report_opens_offline_without_errors(
     assert shot.stat().st_size > 10_000
 
 
-def test_real_nightly_report(tmp_path: Path) -> None:
+def test_real_nightly_report(chromium: str, tmp_path: Path) -> None:
     """The report a real run wrote (CI's nightly job sets UPLOADBENCH_REPORT to
     reports/latest/index.html after ``nox -s bench``)."""
     target = os.environ.get("UPLOADBENCH_REPORT")
@@ -169,6 +174,6 @@ def test_real_nightly_report(tmp_path: Path) -> None:
         pytest.skip("UPLOADBENCH_REPORT is not set: no real run's report to check")
     path = Path(target).resolve()
     assert path.is_file(), f"UPLOADBENCH_REPORT={target}: no such file"
-    seen = _open(path, tmp_path / "nightly.png")
+    seen = _open(chromium, path, tmp_path / "nightly.png")
     _assert_clean(path, seen)
     assert seen["data"]["scenarios"], "the nightly report lists no scenario"
