@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.report.format import is_number
+from harness.report.format import fmt_bytes, fmt_fraction, fmt_ratio, fmt_seconds, is_number
 
 __all__ = [
     "CLAIMS",
@@ -295,7 +295,6 @@ class ClaimRow:
     change_text: str
     verdict: str  # "met", "not met", "not measured"
     note: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _match_claims(scenarios: Sequence[ScenarioData]) -> dict[str, tuple[ScenarioData, str]]:
@@ -329,8 +328,6 @@ def claim_rows(
     scenarios: Sequence[ScenarioData], *, before: str = "sync", after: str = "async"
 ) -> list[ClaimRow]:
     """The investigation's table, measured: ``before`` against ``after`` per claim."""
-    from harness.report.format import fmt_bytes, fmt_fraction, fmt_ratio, fmt_seconds
-
     rows = []
     matches = _match_claims(scenarios)
     for claim in CLAIMS:
@@ -368,28 +365,36 @@ def claim_rows(
                 b, a = g_before.median("rss_peak_bytes"), g_after.median("rss_peak_bytes")
                 note = "RSS peak of timing trials: no profiled trial for both variants"
             met = b is not None and a is not None and b > 0 and 1 - a / b >= 0.9
-            change = f"{(1 - a / b) * 100:.0f}% less" if b and a is not None else ""
+            change = _relative(b, a, "less", "more")
             texts = (fmt_bytes(b), fmt_bytes(a))
         elif claim.key == "throughput_10_files":
             b = g_before.median("wall_s") if g_before else None
             a = g_after.median("wall_s") if g_after else None
             note = f"wall time for the scenario's files, median of repeats ({conc})"
             met = b is not None and a is not None and a > 0 and b / a >= 5
-            change = f"{fmt_ratio(b / a)} faster" if b is not None and a else ""
+            change = (
+                (f"{fmt_ratio(b / a)} faster" if b >= a else f"{fmt_ratio(a / b)} slower")
+                if b and a
+                else ""
+            )
             texts = (fmt_seconds(b), fmt_seconds(a))
         elif claim.key == "latency_per_upload":
             b = g_before.median("latency_p50_s") if g_before else None
             a = g_after.median("latency_p50_s") if g_after else None
             note = f"p50 per-upload latency, median of repeats ({conc})"
             met = b is not None and a is not None and b > 0 and 1 - a / b >= 0.3
-            change = f"{(1 - a / b) * 100:.0f}% lower" if b and a is not None else ""
+            change = _relative(b, a, "lower", "higher")
             texts = (fmt_seconds(b), fmt_seconds(a))
         elif claim.key == "timeout_rate":
             b = g_before.median("timeout_rate") if g_before else None
             a = g_after.median("timeout_rate") if g_after else None
             note = f"timeout rate under the scenario's faults, median of repeats ({conc})"
             met = a is not None and a < 0.01
-            change = f"{(b - a) * 100:.1f} points lower" if b is not None and a is not None else ""
+            change = (
+                f"{abs(b - a) * 100:.1f} points {'lower' if a <= b else 'higher'}"
+                if b is not None and a is not None
+                else ""
+            )
             texts = (fmt_fraction(b), fmt_fraction(a))
         else:  # connection_overhead: connections opened per upload
             b = _per_upload(g_before, "connections_opened")
@@ -417,6 +422,14 @@ def claim_rows(
             )
         )
     return rows
+
+
+def _relative(before: float | None, after: float | None, less: str, more: str) -> str:
+    """``"92% less"`` or ``"15% more"``: the change from ``before`` in its own words."""
+    if not before or after is None:
+        return ""
+    change = 1 - after / before
+    return f"{abs(change) * 100:.0f}% {less if change >= 0 else more}"
 
 
 def _per_upload(group: Group | None, metric: str) -> float | None:

@@ -381,3 +381,15 @@ def test_report_exports_are_intended() -> None:
     }
     for name in harness.report.__all__:
         assert hasattr(harness.report, name), name
+
+
+def test_a_claim_that_got_worse_says_so() -> None:
+    results = make_results(
+        specs=[ScenarioSpec("latency-per-upload", "latency_per_upload", 1024 * 1024, 6, (2,))],
+        repeats=2,
+        profiled=False,
+        slowdown={"latency-per-upload/async": 20.0},
+    )
+    (row,) = [r for r in claim_rows(scenarios_of(results)) if r.scenario]
+    assert row.verdict == "not met"
+    assert row.change_text.endswith("% higher")
