@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -92,7 +92,6 @@ class RunOutcome:
     scenarios: tuple[Scenario, ...]
     trials: int
     harness_errors: int
-    notes: tuple[str, ...] = field(default=())
 
 
 class ServerProcess:
@@ -356,7 +355,12 @@ class _Run:
         self.trials = 0
 
     def run_trial(
-        self, scenario: Scenario, trial: Any, files: Sequence[Any], base_url: str
+        self,
+        scenario: Scenario,
+        trial: Any,
+        files: Sequence[Any],
+        base_url: str,
+        proxy: ServerProcess | None = None,
     ) -> None:
         label = trial.key
         if self.progress is not None:
@@ -402,6 +406,9 @@ class _Run:
             start_new_session=True,
         )
         result, error, stderr = _worker_result(proc, spec.to_json(), deadline)
+        if proxy is not None:
+            # A proxy that died mid-trial made the uploads fail, not the uploader: stop.
+            proxy.check_alive()
         duration = self.monotonic() - t0
         if error is not None:
             self._keep_log(trial.key, stderr)
@@ -567,7 +574,8 @@ def run_scenarios(
                 for trial in trials:
                     if proxy is not None:
                         proxy.check_alive()
-                    runner.run_trial(scenario, trial, filesets[scenario.name].files, base_url)
+                    files = filesets[scenario.name].files
+                    runner.run_trial(scenario, trial, files, base_url, proxy)
             finally:
                 if proxy is not None:
                     proxy.stop()

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = """
 name = "{name}"
 variants = {variants}
-baseline = "sync"
+baseline = "{baseline}"
 concurrency = 2
 repeats = {repeats}
 warmups = 0
@@ -36,7 +36,7 @@ seed = 3
 
 [[providers]]
 kind = "{provider}"
-"""
+{extra}"""
 
 
 def uploadbench(*args: str | Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -52,7 +52,14 @@ def uploadbench(*args: str | Path, timeout: float = 180) -> subprocess.Completed
 
 
 def tiny(tmp_path: Path, name: str, variants: list[str], **kw: Any) -> Path:
-    params = {"repeats": 1, "deadline": "60s", "provider": "kimi", **kw}
+    params = {
+        "repeats": 1,
+        "deadline": "60s",
+        "provider": "kimi",
+        "baseline": "sync",
+        "extra": "",
+        **kw,
+    }
     path = tmp_path / f"{name}.toml"
     path.write_text(TINY.format(name=name, variants=json.dumps(variants), **params))
     return path
@@ -178,6 +185,27 @@ def test_a_dead_mock_stops_the_run_with_one_line_and_keeps_finished_trials(
     assert doc["complete"] is False
     # The sync trial finished before the mock died; the async trial never ran.
     assert [t["variant"] for t in trials_of(doc)] == ["sync"]
+
+
+def test_network_faults_route_uploads_through_the_fault_proxy(tmp_path: Path) -> None:
+    extra = '[[network_faults]]\ntype = "latency"\nlatency_ms = 5\ndirection = "both"\n'
+    scenario = tiny(
+        tmp_path, "proxied", ["async"], baseline="async", provider="supabase", extra=extra
+    )
+    out = tmp_path / "reports"
+    done = uploadbench(
+        "run", scenario, "--out", out, "--no-report", "--no-history", "--cache-dir", tmp_path / "c"
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (trial,) = trials_of(load_results("latest", reports_dir=out))
+    assert trial["status"] == "ok"
+    assert trial["metrics"]["success_rate"] == 1.0
+    assert trial["metrics"]["integrity_errors"] == 0
+    proxy_log = (out / "latest" / "logs" / "faultproxy.log").read_text()
+    # The proxy's exit line counts what it carried: the uploads went through it.
+    stats = json.loads(proxy_log.strip().splitlines()[-1])
+    assert stats["connections"] >= 1
+    assert stats["faults"]["latency"] >= 1
 
 
 def test_two_shards_merged_equal_the_unsharded_run(tmp_path: Path) -> None:
