@@ -103,28 +103,23 @@ class _Verdict:
 
 
 def _compare(doc: dict[str, Any], against: str | None, out_dir: Path) -> _Verdict:
-    """History and variant checks from :mod:`harness.compare`, when it is installed.
-
-    Its threshold checks are left out of the exit code: they pair variants at equal
-    concurrency, while the plan runs the sequential ``sync`` baseline at c=1 only, so a
-    ratio threshold would always be inconclusive there; :mod:`harness.summary` pairs the
-    baseline at every concurrency and decides thresholds instead."""
+    """Thresholds, variant and (with ``against``) history checks from :mod:`harness.compare`
+    when it is installed; its exit code joins the summary's own threshold verdicts."""
     if importlib.util.find_spec("harness.compare") is None:
         return _Verdict(None, (), None)
-    from harness.compare import compare_against, exit_code_for
+    from harness.compare import compare_against
 
     comparison = compare_against(doc, against, reports_dir=out_dir)
-    others = [c for c in comparison.checks if c.kind != "threshold"]
-    gating = [c for c in others if c.gating]
     lines = [f"[dim]{note}[/]" for note in comparison.notes]
-    if gating:
-        counts = {v: sum(1 for c in gating if c.verdict == v) for v in _VERDICTS}
+    history = [c for c in comparison.checks if c.kind == "history" and c.gating]
+    if history:
+        counts = {v: sum(1 for c in history if c.verdict == v) for v in _VERDICTS}
         shown = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
         lines.append(f"against {comparison.against}: {shown}")
         lines.extend(
-            f"  [red]regressed[/] {c.label} {c.metric}: {c.reason}" for c in gating if c.failed
+            f"  [red]regressed[/] {c.label} {c.metric}: {c.reason}" for c in history if c.failed
         )
-    return _Verdict(exit_code_for(others), tuple(lines), comparison.to_dict())
+    return _Verdict(comparison.exit_code, tuple(lines), comparison.to_dict())
 
 
 _VERDICTS = ("regressed", "improved", "unchanged", "inconclusive")
