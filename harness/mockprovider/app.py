@@ -204,7 +204,8 @@ async def _observe(request: web.Request, handler: Handler) -> web.StreamResponse
             if sel.reject is not None:
                 resp = _reject(sel, ctx)
             elif match_info.http_exception is not None:
-                resp = shapes.unknown_route(ctx.api, method, route_path, legacy)
+                status = 405 if match_info.http_exception.status == 405 else 404
+                resp = shapes.unknown_route(ctx.api, method, route_path, legacy, status)
             else:
                 resp = await handler(request)
                 if gate is not None and gate.cut_pending:

@@ -139,20 +139,26 @@ def unauthorized(api: SubApi, legacy: bool = True) -> web.Response:
     return storage_error(400, "InvalidJWT", "InvalidJWT", "Invalid JWT", legacy=legacy)
 
 
-def unknown_route(api: SubApi, method: str, path: str, legacy: bool = True) -> web.Response:
-    """No such route (or method) in this provider."""
+def unknown_route(
+    api: SubApi, method: str, path: str, legacy: bool = True, status: int = 404
+) -> web.Response:
+    """No such route (404) or no such method on it (405)."""
     message = f"Route {method}:{path} not found"
+    if status == 405:
+        message = f"Method {method} is not allowed on {path}"
     if api == "kimi":
-        return kimi_error(404, "resource_not_found_error", message)
+        kind = "resource_not_found_error" if status == 404 else "invalid_request_error"
+        return kimi_error(status, kind, message)
     if api == "glm":
-        return glm_error(404, "404", message)
+        return glm_error(status, str(status), message)
     if api == "rest":
-        return rest_error(404, "PGRST125", message)
+        return rest_error(status, "PGRST125" if status == 404 else "PGRST117", message)
     if api == "tus":
-        return tus_error(404, "NotFound", message)
+        return tus_error(status, "NotFound" if status == 404 else "MethodNotAllowed", message)
     if api == "storage":
-        return storage_error(404, "Not Found", "NotFound", message, legacy=legacy)
-    return json_response({"error": message}, 404)
+        error = "Not Found" if status == 404 else "Method Not Allowed"
+        return storage_error(status, error, error.replace(" ", ""), message, legacy=legacy)
+    return json_response({"error": message}, status)
 
 
 GATEWAY_HTML = (

@@ -150,6 +150,8 @@ class MockState:
         self.tus: dict[str, TusUpload] = {}
         self.tables: dict[str, list[dict[str, Any]]] = {}
         self.next_row_id: dict[str, int] = {}
+        # signed-URL tokens: token -> (kind "upload"/"sign", bucket, name, upsert)
+        self.tokens: dict[str, tuple[str, str, str, bool]] = {}
         self._connections: dict[int, int] = {}
         self._next_connection = 0
         self.route_templates: dict[object, str] = {}
@@ -208,5 +210,6 @@ class MockState:
         self.tus.clear()
         self.tables.clear()
         self.next_row_id.clear()
+        self.tokens.clear()
         self.plan = FaultPlan(self.plan.specs, self.fault_seed)
         self._create_default_buckets()

@@ -12,6 +12,7 @@ import fnmatch
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import MultipartReader, web
 
@@ -258,15 +259,21 @@ async def _put_object(request: web.Request) -> web.StreamResponse:
     """POST (create, ``x-upsert``) or PUT (update) an object, multipart or raw body."""
     ctx = ctx_of(request)
     check_auth(request, ctx)
+    upsert = request.headers.get("x-upsert", "").lower() == "true"
+    return await _write_object(request, ctx, create=request.method == "POST", upsert=upsert)
+
+
+async def _write_object(
+    request: web.Request, ctx: RequestContext, *, create: bool, upsert: bool
+) -> web.StreamResponse:
     state = ctx.state
     bucket = _bucket(state, request.match_info["bucket"])
     name = check_object_name(state, request.match_info["path"])
     ctx.rec.object_id = f"{bucket.id}/{name}"
     ctx.rec.filename = name.rsplit("/", 1)[-1]
-    key = (bucket.id, name)
-    existing = state.objects.get(key)
-    if request.method == "POST":
-        if existing is not None and request.headers.get("x-upsert", "").lower() != "true":
+    existing = state.objects.get((bucket.id, name))
+    if create:
+        if existing is not None and not upsert:
             raise ObjectError.duplicate(state)
     elif existing is None:
         raise ObjectError.no_such_key(state)
@@ -300,6 +307,62 @@ async def _put_object(request: web.Request) -> web.StreamResponse:
     ctx.rec.content_bytes = blob.size
     obj = await store_object(state, bucket.id, name, blob, mime, cache_control, metadata)
     return shapes.json_response({"Key": f"{bucket.id}/{name}", "Id": obj.id})
+
+
+# -- signed URLs -------------------------------------------------------------------------
+def _signed_path(kind: str, bucket: str, name: str, token: str) -> str:
+    return f"/object/{kind}/{bucket}/{quote(name)}?token={token}"
+
+
+async def _sign_upload(request: web.Request) -> web.StreamResponse:
+    """``POST object/upload/sign/{bucket}/{path}``: a token for one later upload."""
+    ctx = ctx_of(request)
+    check_auth(request, ctx)
+    state = ctx.state
+    bucket = _bucket(state, request.match_info["bucket"])
+    name = check_object_name(state, request.match_info["path"])
+    token = state.new_hex()
+    upsert = request.headers.get("x-upsert", "").lower() == "true"
+    state.tokens[token] = ("upload", bucket.id, name, upsert)
+    return shapes.json_response(
+        {"url": _signed_path("upload/sign", bucket.id, name, token), "token": token}
+    )
+
+
+def _check_token(request: web.Request, ctx: RequestContext, kind: str) -> bool:
+    """The token's upsert flag; InvalidSignature unless it was issued for this object."""
+    state = ctx.state
+    entry = state.tokens.get(request.query.get("token", ""))
+    wanted = (kind, request.match_info["bucket"], request.match_info["path"])
+    if entry is None or entry[:3] != wanted:
+        raise ObjectError.make(
+            state, 400, "InvalidSignature", "InvalidSignature", "invalid signature"
+        )
+    return entry[3]
+
+
+async def _signed_upload(request: web.Request) -> web.StreamResponse:
+    """``PUT object/upload/sign/{bucket}/{path}?token=``: the token is the credential."""
+    ctx = ctx_of(request)
+    upsert = _check_token(request, ctx, "upload")
+    return await _write_object(request, ctx, create=True, upsert=upsert)
+
+
+async def _sign_download(request: web.Request) -> web.StreamResponse:
+    """``POST object/sign/{bucket}/{path}`` -> ``{"signedURL": ...}`` (expiry not enforced)."""
+    ctx, obj = _object(request)
+    token = ctx.state.new_hex()
+    ctx.state.tokens[token] = ("sign", obj.bucket, obj.name, False)
+    return shapes.json_response({"signedURL": _signed_path("sign", obj.bucket, obj.name, token)})
+
+
+async def _signed_download(request: web.Request) -> web.StreamResponse:
+    ctx = ctx_of(request)
+    _check_token(request, ctx, "sign")
+    obj = ctx.state.objects.get((request.match_info["bucket"], request.match_info["path"]))
+    if obj is None:
+        raise ObjectError.no_such_key(ctx.state)
+    return await _send_object(ctx, obj, request.method == "HEAD")
 
 
 async def store_object(
@@ -414,12 +477,16 @@ def _object(request: web.Request) -> tuple[RequestContext, StoredObject]:
 
 async def _get_object(request: web.Request) -> web.StreamResponse:
     ctx, obj = _object(request)
+    return await _send_object(ctx, obj, request.method == "HEAD")
+
+
+async def _send_object(ctx: RequestContext, obj: StoredObject, head: bool) -> web.StreamResponse:
     headers = {
         "ETag": f'"{obj.blob.content_hash}"',
         "Cache-Control": f"max-age={obj.cache_control}",
         "Content-Type": obj.content_type,
     }
-    if request.method == "HEAD":
+    if head:
         headers["Content-Length"] = str(obj.blob.size)
         return web.Response(status=200, headers=headers)
     if obj.blob.path is None:
@@ -576,6 +643,10 @@ def add_storage_routes(add: AddRoute) -> None:
     add(s, "POST", "storage/v1/object/list/{bucket}", _list_objects)
     add(s, "POST", "storage/v1/object/move", _move_or_copy)
     add(s, "POST", "storage/v1/object/copy", _move_or_copy)
+    add(s, "POST", "storage/v1/object/upload/sign/{bucket}/{path:.+}", _sign_upload)
+    add(s, "PUT", "storage/v1/object/upload/sign/{bucket}/{path:.+}", _signed_upload)
+    add(s, "POST", "storage/v1/object/sign/{bucket}/{path:.+}", _sign_download)
+    add(s, "GET", "storage/v1/object/sign/{bucket}/{path:.+}", _signed_download)
     add(s, "GET", "storage/v1/object/info/{bucket}/{path:.+}", _object_info)
     add(s, "GET", "storage/v1/object/authenticated/{bucket}/{path:.+}", _get_object)
     add(s, "POST", "storage/v1/object/{bucket}/{path:.+}", _put_object)

@@ -233,3 +233,51 @@ async def test_other_bad_requests(server: MockServer) -> None:
     for resp, status, marker in checks:
         assert resp.status_code == status, (resp.request.url, resp.text)
         assert marker in resp.text, resp.text
+
+
+async def test_wrong_method_is_a_provider_shaped_405(server: MockServer) -> None:
+    async with httpx.AsyncClient() as client:
+        kimi = await client.patch(server.url + "/kimi/v1/files", headers=AUTH)
+        storage = await client.patch(server.url + "/supabase/storage/v1/bucket", headers=AUTH)
+    assert kimi.status_code == 405
+    assert kimi.json()["error"]["type"] == "invalid_request_error"
+    assert storage.status_code == 400  # Storage's legacy mode: the real code in the body
+    assert storage.json()["statusCode"] == "405"
+
+
+@pytest.mark.parametrize(
+    ("path", "extra"),
+    [
+        ("/supabase/storage/v1/object/uploads/gone.bin", ""),
+        ("/kimi/v1/files", "Content-Type: multipart/form-data; boundary=zz\n"),
+    ],
+)
+async def test_client_vanishing_mid_body_is_recorded_quietly(
+    server: MockServer, path: str, extra: str
+) -> None:
+    _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    # promises 999 bytes (under the fixture's 1000-byte limits), sends 400, then hangs up
+    head = f"POST {path} HTTP/1.1\nHost: x\nAuthorization: Bearer sk-test\n{extra}"
+    head += "Content-Length: 999\n"
+    part = (
+        b'--zz\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n'
+        if extra
+        else b""
+    )
+    writer.write(head.replace("\n", "\r\n").encode() + b"\r\n" + part + b"x" * 300)
+    await writer.drain()
+    for _ in range(500):  # bounded: until the mock has started reading the body
+        if server.state.stats.requests:
+            break
+        await asyncio.sleep(0.01)
+    writer.close()
+    await writer.wait_closed()
+    for _ in range(500):
+        if server.state.stats.records:
+            break
+        await asyncio.sleep(0.01)
+    record = server.state.stats.records[0]
+    assert record.status is None
+    assert record.content_hash is None
+    assert server.state.objects == {}
+    assert server.state.files["kimi"] == {}

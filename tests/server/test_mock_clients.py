@@ -214,3 +214,19 @@ def test_glm_too_large_is_http_435_and_sha256_on_request() -> None:
     assert ok.status_code == 200
     assert records[1]["hash_algo"] == "sha256"
     assert records[1]["content_hash"] == hashlib.sha256(b"x" * 1000).hexdigest()
+
+
+def test_supabase_signed_upload_and_signed_download(tmp_path: Path) -> None:
+    config = MockConfig(keys=(KEY,), store=f"disk:{tmp_path}")
+    with (
+        MockServer.in_thread(config) as server,
+        supabase_client(server.url + "/supabase", KEY) as client,
+    ):
+        bucket = client.storage.from_("uploads")
+        signed = bucket.create_signed_upload_url("in/box.bin")
+        result = bucket.upload_to_signed_url("in/box.bin", signed["token"], b"signed body")
+        assert result.full_path == "uploads/in/box.bin"
+        url = bucket.create_signed_url("in/box.bin", 60)["signedURL"]
+        assert httpx.get(url).content == b"signed body"
+        forged = httpx.get(url.replace(signed["token"], "0" * 32).split("?")[0] + "?token=nope")
+        assert forged.status_code == 400
