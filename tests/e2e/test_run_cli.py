@@ -263,3 +263,28 @@ def test_two_shards_merged_equal_the_unsharded_run(tmp_path: Path) -> None:
 
     assert shape(merged) == shape(whole)
     assert [s["hash"] for s in merged["scenarios"]] == [s["hash"] for s in whole["scenarios"]]
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        ("not json", "trial spec is not JSON"),
+        ("[1]", "trial spec must be a JSON object"),
+        ('{"trial_id": "x"}', "malformed trial spec"),
+    ],
+)
+def test_worker_refuses_a_bad_spec_with_one_line(stdin: str, message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.worker"],
+        input=stdin,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""  # the result channel stays empty
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert message in lines[0]

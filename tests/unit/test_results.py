@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from harness import results
-from harness.errors import ResultsError
+from harness.errors import HarnessError, ResultsError
 from harness.looplag import summarize_lags
 from harness.results import (
     METRIC_NAMES,
@@ -26,8 +26,8 @@ from harness.results import (
     timing_trials,
 )
 from harness.runner import count_integrity_errors
-from harness.worker import compute_metrics
-from uploader import Outcome
+from harness.worker import TrialSpec, compute_metrics
+from uploader import LocalFile, Outcome
 
 MOMENT = datetime(2026, 11, 28, 10, 30, 0, tzinfo=UTC)
 
@@ -324,3 +324,23 @@ def test_integrity_check_falls_back_to_content_when_objects_are_renamed() -> Non
     assert count_integrity_errors(files, records, by_path) == 0
     # The uploader's own integrity verdict counts too.
     assert count_integrity_errors(files, [{"name": "a.bin", "outcome": "integrity_error"}], []) == 1
+
+
+def test_trial_spec_round_trips_through_json(tmp_path: Path) -> None:
+    spec = TrialSpec(
+        trial_id="s|kimi|async|c=4|r=0",
+        scenario="s",
+        provider="kimi",
+        variant="async[pooling=off]",
+        concurrency=4,
+        base_url="http://127.0.0.1:1/kimi/v1",
+        api_key="k",
+        files=(LocalFile(tmp_path / "f0000.bin", 10, "abc"),),
+        settings={"stall_timeout_s": 2.0},
+    )
+    assert TrialSpec.from_mapping(json.loads(spec.to_json())) == spec
+
+
+def test_malformed_trial_spec_is_a_harness_error() -> None:
+    with pytest.raises(HarnessError, match="malformed trial spec"):
+        TrialSpec.from_mapping({"trial_id": "x", "files": [{"path": "p"}]})
