@@ -147,6 +147,11 @@ def _close(request: web.Request, mode: str) -> None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         transport.abort()
     else:
+        # FIN first, so the client reads an orderly end of stream; the close that follows
+        # may still answer unread request bytes with RST, as any server's would
+        if transport.can_write_eof():
+            with contextlib.suppress(OSError):
+                transport.write_eof()
         transport.close()
 
 

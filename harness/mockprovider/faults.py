@@ -91,7 +91,8 @@ FAULT_TYPES: Mapping[str, Mapping[str, str]] = MappingProxyType(
         "abort_mid_body": MappingProxyType(
             {
                 "after_bytes": "int >= 0: cut the connection after this many body bytes",
-                "after_pct": "number 0..100: or after this share of Content-Length",
+                "after_pct": "number 0..100: or after this share of Content-Length "
+                "(a chunked body, with no length, is cut at once)",
                 "mode": "fin | rst (default rst)",
             }
         ),

@@ -323,3 +323,18 @@ async def test_rate_draws_are_reproducible_per_seed() -> None:
     assert first == again
     assert 0 < len(first) < 20
     assert first != other
+
+
+async def test_abort_mid_body_in_a_multipart_upload_reaches_the_sdk() -> None:
+    import openai
+
+    fault = {"type": "abort_mid_body", "after_bytes": 10_000, "target": {"provider": "kimi"}}
+    async with serve([fault]) as server:
+        client = openai.AsyncOpenAI(base_url=server.url + "/kimi/v1", api_key=KEY, max_retries=0)
+        async with client:
+            with pytest.raises(openai.APIConnectionError):
+                await client.files.create(file=("big.txt", b"k" * 200_000), purpose="file-extract")
+        await wait_for_records(server, 1)
+        record = server.state.stats.records[0]
+        assert (record.fault, record.status, record.bytes) == ("abort_mid_body", None, 10_000)
+        assert server.state.files["kimi"] == {}
