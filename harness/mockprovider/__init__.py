@@ -2,9 +2,13 @@
 (``/glm/api/paas/v4``) and Supabase (``/supabase``: Storage, TUS, PostgREST), with
 HTTP-level faults and ``/__mock/`` control routes.
 
->>> cfg = MockConfig(keys=("sk-test",))
->>> async with MockServer(cfg, port=0) as srv:  # doctest: +SKIP
-...     srv.url  # "http://127.0.0.1:PORT"
+Use::
+
+    cfg = MockConfig(keys=("sk-test",))
+    async with MockServer(cfg, port=0) as srv:  # ready when entered
+        srv.url  # "http://127.0.0.1:PORT"
+    with MockServer.in_thread(cfg) as srv:  # its own loop, for sync clients
+        ...
 """
 
 from harness.mockprovider.app import PREFIXES, create_app

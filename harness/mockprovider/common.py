@@ -10,7 +10,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from harness.mockprovider import shapes
-from harness.mockprovider.body import BlobWriter, BodyTooLarge
+from harness.mockprovider.body import BlobWriter
 from harness.mockprovider.state import RequestContext
 
 __all__ = [
@@ -90,10 +90,7 @@ async def read_json(ctx: RequestContext, limit: int, bad: Callable[[str], web.Re
         return None
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise shapes.ProviderError(
-            bad(f"body is not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}")
-        ) from None
-
-
-__all__ += ["BodyTooLarge"]
+    except json.JSONDecodeError as exc:
+        raise shapes.ProviderError(bad(f"body is not valid JSON: {exc.msg}")) from None
+    except UnicodeDecodeError as exc:
+        raise shapes.ProviderError(bad(f"body is not valid JSON: {exc.reason}")) from None

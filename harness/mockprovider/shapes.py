@@ -36,12 +36,11 @@ SubApi = str  # "kimi" | "glm" | "storage" | "tus" | "rest" | "mock"
 class ProviderError(Exception):
     """Raised by handlers to answer with a provider-shaped error."""
 
-    def __init__(self, response: web.Response, *, close: bool = False) -> None:
+    def __init__(self, response: web.Response) -> None:
+        # The connection is kept open even when the body was not read: aiohttp drains the
+        # rest for a while, so the client gets this answer instead of a reset mid-upload.
         super().__init__(response.status)
         self.response = response
-        # close when the body was not (fully) read: draining it could take long
-        if close:
-            response.force_close()
 
 
 def json_response(
