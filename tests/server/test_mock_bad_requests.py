@@ -281,3 +281,44 @@ async def test_client_vanishing_mid_body_is_recorded_quietly(
     assert record.content_hash is None
     assert server.state.objects == {}
     assert server.state.files["kimi"] == {}
+
+
+async def test_limits_of_count_and_mime_type() -> None:
+    config = MockConfig(keys=("sk-test",), kimi_max_files=2)
+    async with MockServer(config) as srv, httpx.AsyncClient() as client:
+        files = srv.url + "/kimi/v1/files"
+        statuses = []
+        for i in range(3):
+            resp = await client.post(
+                files,
+                headers=AUTH,
+                data={"purpose": "file-extract"},
+                files={"file": (f"{i}", b"x")},
+            )
+            statuses.append(resp.status_code)
+        assert statuses == [200, 200, 400]
+        assert "exceeded the max file count 2" in resp.json()["error"]["message"]
+
+        sb = srv.url + "/supabase/storage/v1"
+        created = await client.post(
+            sb + "/bucket",
+            headers=AUTH,
+            json={"id": "images", "name": "images", "allowed_mime_types": ["image/*"]},
+        )
+        assert created.json() == {"name": "images"}
+        text = await client.post(
+            sb + "/object/images/a.txt",
+            headers={**AUTH, "Content-Type": "text/plain"},
+            content=b"x",
+        )
+        assert text.json()["statusCode"] == "415"
+        meta = "eyJvd25lciI6ICJ0ZXN0In0="  # base64 of {"owner": "test"}
+        png = await client.post(
+            sb + "/object/images/a.png",
+            headers={**AUTH, "Content-Type": "image/png", "x-metadata": meta},
+            content=b"\x89PNG",
+        )
+        assert png.status_code == 200
+        info = await client.get(sb + "/object/info/images/a.png", headers=AUTH)
+        assert info.json()["metadata"] == {"owner": "test"}
+        assert info.json()["content_type"] == "image/png"
