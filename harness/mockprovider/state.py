@@ -94,7 +94,7 @@ class TusUpload:
     id: str
     bucket: str
     name: str
-    length: int
+    length: int | None  # None until a PATCH declares it (Upload-Defer-Length)
     writer: BlobWriter
     upsert: bool
     content_type: str

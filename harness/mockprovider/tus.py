@@ -25,7 +25,7 @@ __all__ = ["SUPABASE_CHUNK", "add_tus_routes", "parse_upload_metadata"]
 
 TUS_VERSION = "1.0.0"
 SUPABASE_CHUNK = 6 * 1024 * 1024  # every PATCH but the last must be exactly this
-_EXTENSIONS = "creation,creation-with-upload,termination"
+_EXTENSIONS = "creation,creation-with-upload,creation-defer-length,termination"
 _OFFSET_TYPE = "application/offset+octet-stream"
 
 
@@ -97,8 +97,9 @@ async def _create(request: web.Request) -> web.StreamResponse:
     _check_version(request)
     state = ctx.state
     length = _int_header(request, "Upload-Length")
-    if length is None:
-        raise _err(400, "InvalidRequest", "Upload-Length is required")
+    deferred = request.headers.get("Upload-Defer-Length") == "1"
+    if (length is None) == (not deferred):
+        raise _err(400, "InvalidRequest", "give Upload-Length or Upload-Defer-Length: 1")
     try:
         meta = parse_upload_metadata(request.headers.get("Upload-Metadata", ""))
     except ValueError as exc:
@@ -119,7 +120,7 @@ async def _create(request: web.Request) -> web.StreamResponse:
     if (bucket_id, name) in state.objects and not upsert:
         raise _err(409, "Duplicate", "The resource already exists")
     limit = object_limit(state, bucket)
-    if length > limit:
+    if length is not None and length > limit:
         raise _err(413, "EntityTooLarge", "The object exceeded the maximum allowed size")
     user_meta: dict[str, Any] | None = None
     if meta.get("metadata"):
@@ -135,7 +136,7 @@ async def _create(request: web.Request) -> web.StreamResponse:
         bucket=bucket_id,
         name=name,
         length=length,
-        writer=state.blobs.writer(length),
+        writer=state.blobs.writer(limit if length is None else length),
         upsert=upsert,
         content_type=meta.get("contentType") or "application/octet-stream",
         cache_control=meta.get("cacheControl") or "3600",
@@ -147,7 +148,7 @@ async def _create(request: web.Request) -> web.StreamResponse:
     if request.content_type == _OFFSET_TYPE:  # creation-with-upload
         await _receive(ctx, upload)
         headers["Upload-Offset"] = str(upload.offset)
-    elif length == 0:
+    elif length == 0:  # nothing to PATCH: the object exists at once
         await _complete(ctx, upload)
     return web.Response(status=201, headers=headers)
 
@@ -171,7 +172,11 @@ async def _head(request: web.Request) -> web.StreamResponse:
         headers=_headers(
             **{
                 "Upload-Offset": str(upload.offset),
-                "Upload-Length": str(upload.length),
+                **(
+                    {"Upload-Length": str(upload.length)}
+                    if upload.length is not None
+                    else {"Upload-Defer-Length": "1"}
+                ),
                 "Cache-Control": "no-store",
             }
         ),
@@ -195,10 +200,18 @@ async def _patch(request: web.Request) -> web.StreamResponse:
             "Conflict",
             f"Upload-Offset {offset} does not match the current offset {upload.offset}",
         )
+    if upload.length is None:
+        # a deferred length is given by a later PATCH (tus creation-defer-length)
+        declared = _int_header(request, "Upload-Length")
+        if declared is not None:
+            if declared < upload.offset or declared > (upload.writer.limit or declared):
+                raise _err(400, "InvalidRequest", "Upload-Length is out of range")
+            upload.length = declared
     size = request.content_length
     if (
         ctx.state.config.tus_enforce_chunk_size
         and size is not None
+        and upload.length is not None
         and offset + size < upload.length
         and size != SUPABASE_CHUNK
     ):
@@ -209,15 +222,16 @@ async def _patch(request: web.Request) -> web.StreamResponse:
 
 async def _receive(ctx: RequestContext, upload: TusUpload) -> None:
     """Append the PATCH body; the offset follows every chunk, so a cut keeps what arrived."""
-    remaining = upload.length - upload.offset
+    remaining = None if upload.length is None else upload.length - upload.offset
     upload.busy = True
     try:
         async for chunk in ctx.body.chunks():
-            if len(chunk) > remaining:
-                raise _err(413, "EntityTooLarge", "the body goes past Upload-Length")
+            if remaining is not None:
+                if len(chunk) > remaining:
+                    raise _err(413, "EntityTooLarge", "the body goes past Upload-Length")
+                remaining -= len(chunk)
             await upload.writer.write(chunk)
             upload.offset += len(chunk)
-            remaining -= len(chunk)
     except BodyTooLarge:
         raise _err(413, "EntityTooLarge", "the body goes past Upload-Length") from None
     finally:

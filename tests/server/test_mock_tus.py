@@ -151,3 +151,33 @@ async def test_tus_protocol_errors(mock_server: MockServer) -> None:
         assert unknown.status_code == 404
     statuses = [r.status for r in mock_server.state.stats.records]
     assert 500 not in statuses
+
+
+async def test_deferred_length_is_declared_by_a_later_patch(mock_server: MockServer) -> None:
+    base = mock_server.url + "/supabase/storage/v1/upload/resumable"
+    async with httpx.AsyncClient() as client:
+        created = await client.post(
+            base,
+            headers={
+                **TUS,
+                "Upload-Defer-Length": "1",
+                "Upload-Metadata": metadata(bucketName="uploads", objectName="stream.log"),
+            },
+        )
+        assert created.status_code == 201
+        location = created.headers["Location"]
+        head = await client.head(location, headers=TUS)
+        assert head.headers["Upload-Defer-Length"] == "1"
+        first = await client.patch(
+            location, headers={**TUS, **PATCH_TYPE, "Upload-Offset": "0"}, content=b"abc"
+        )
+        assert first.status_code == 204
+        last = await client.patch(
+            location,
+            headers={**TUS, **PATCH_TYPE, "Upload-Offset": "3", "Upload-Length": "6"},
+            content=b"def",
+        )
+        assert last.status_code == 204
+    record = mock_server.state.stats.records[-1]
+    assert record.content_hash == xxhash.xxh3_128(b"abcdef").hexdigest()
+    assert ("uploads", "stream.log") in mock_server.state.objects
