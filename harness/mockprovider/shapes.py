@@ -230,6 +230,15 @@ def rate_limited(
     headers = _retry_headers(retry_after_s)
     wait = retry_after_s if retry_after_s is not None else 1
     wait_text = f"{wait:g}"
+    if style in ("kimi_concurrency", "kimi_rpm"):
+        # Kimi's help centre documents these; the wait itself is only in the message text
+        headers.update(
+            {
+                "X-RateLimit-Limit": str(limit or (1 if style == "kimi_concurrency" else 3)),
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": wait_text,
+            }
+        )
     if style == "kimi_concurrency":
         return kimi_error(
             429,
