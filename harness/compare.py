@@ -14,6 +14,10 @@ Defaults, chosen for a shared 2-core CI box where repeat-to-repeat noise of 5-15
   failed upload in a hundred matters); 0 for integrity errors (any is one too many).
 - alpha 0.05 (two-sided Mann-Whitney U), at least 3 repeats per side, history = the last 5
   comparable runs with their repeats pooled.
+- run-to-run noise: repeats within one run share its machine state (on a shared box whole
+  runs shift by 10-30%), so against >= 2 history runs a check's min effect is raised to the
+  95% prediction interval of one more run's median (:func:`harness.stats.run_to_run_floor`);
+  the reason says so. Against a single run that noise is unknown and not accounted for.
 
 What gates the exit code (DESIGN.md): thresholds, and history checks on the *gating
 metrics* (:data:`DEFAULT_GATING_METRICS`, or those chosen with ``--metric``). Variant checks
@@ -129,6 +133,9 @@ class Policy:
     metrics: tuple[str, ...] | None = None  # None: every contract metric with data
     gating_metrics: tuple[str, ...] = DEFAULT_GATING_METRICS
     last: int = 5
+    # Raise a history check's min effect to the run-to-run noise of the history runs
+    # (stats.run_to_run_floor): repeats within one run share its machine state.
+    history_floor: bool = True
     any_environment: bool = False
     seed: int = 0
     n_resamples: int = 2000
@@ -282,9 +289,14 @@ def _stat_check(
     candidate: Sequence[float],
     policy: Policy,
     gating: bool,
+    floor: float | None = None,
+    floor_note: str = "",
 ) -> Check:
     provider, variant, concurrency = key
     effect = policy.effect_for(metric)
+    raised = floor is not None and floor > effect
+    if floor is not None and raised:
+        effect = min(floor, 0.99)  # stats.verdict needs a min effect below 100%
     rng_key = f"{kind}|{scenario}|{provider}|{variant}|{concurrency}|{metric}|{baseline_label}"
     v = stats.verdict(
         baseline,
@@ -312,7 +324,12 @@ def _stat_check(
         p_value=_finite(v.p_value),
         n_baseline=v.n_baseline,
         n_candidate=v.n_candidate,
-        reason=v.reason,
+        reason=(
+            f"{v.reason} (min effect raised from {policy.effect_for(metric):.0%} to "
+            f"{effect:.0%}: {floor_note})"
+            if raised
+            else v.reason
+        ),
         median_baseline=v.median_baseline,
         median_candidate=v.median_candidate,
         min_effect=effect,
@@ -478,18 +495,20 @@ def threshold_checks(scenario: Mapping[str, Any]) -> list[Check]:
 
 def _baseline_checks(
     scenario: Mapping[str, Any],
-    baseline_samples: Mapping[GroupKey, Mapping[str, Sequence[float]]],
+    runs: Sequence[Mapping[GroupKey, Mapping[str, Sequence[float]]]],
     label: str,
     policy: Policy,
 ) -> list[Check]:
+    """History-kind checks of ``scenario`` against the pooled repeats of ``runs`` (one per
+    earlier run), the min effect raised to the runs' run-to-run noise when there are >= 2."""
     name = str(scenario["name"])
     samples = scenario_samples(scenario)
     order = {v: i for i, v in enumerate(_variant_order(scenario))}
     gating_metrics = set(policy.metrics or policy.gating_metrics)
     checks: list[Check] = []
     for key in sorted(samples, key=lambda k: (k[0], k[2], order.get(k[1], 0))):
-        base = baseline_samples.get(key)
-        if base is None:
+        per_run = [run[key] for run in runs if key in run]
+        if not per_run:
             provider, variant, concurrency = key
             checks.append(
                 Check(
@@ -513,9 +532,13 @@ def _baseline_checks(
             )
             continue
         for metric in policy.checked_metrics():
-            cand_values, base_values = samples[key].get(metric), base.get(metric)
-            if not cand_values or not base_values:
+            cand_values = samples[key].get(metric)
+            run_values = [list(run[metric]) for run in per_run if run.get(metric)]
+            if not cand_values or not run_values:
                 continue
+            floor = None
+            if policy.history_floor and len(run_values) >= 2:
+                floor = stats.run_to_run_floor([stats.median(v) for v in run_values])
             checks.append(
                 _stat_check(
                     scenario=name,
@@ -523,23 +546,15 @@ def _baseline_checks(
                     metric=metric,
                     kind="history",
                     baseline_label=label,
-                    baseline=base_values,
+                    baseline=[x for values in run_values for x in values],
                     candidate=cand_values,
                     policy=policy,
                     gating=metric in gating_metrics,
+                    floor=floor,
+                    floor_note=f"run-to-run noise of {len(run_values)} earlier runs",
                 )
             )
     return checks
-
-
-def _pooled(entries: Iterable[HistoryEntry]) -> dict[GroupKey, dict[str, list[float]]]:
-    pooled: dict[GroupKey, dict[str, list[float]]] = {}
-    for entry in entries:
-        for key, metrics in entry.groups.items():
-            target = pooled.setdefault(key, {})
-            for metric, values in metrics.items():
-                target.setdefault(metric, []).extend(values)
-    return pooled
 
 
 def _no_baseline_check(scenario: Mapping[str, Any], label: str, reason: str) -> Check:
@@ -631,7 +646,7 @@ def compare_run(
                     )
                 )
             else:
-                checks.extend(_baseline_checks(scenario, scenario_samples(other), label, policy))
+                checks.extend(_baseline_checks(scenario, [scenario_samples(other)], label, policy))
         elif history is not None:
             chosen, why = select_comparable(
                 history,
@@ -649,7 +664,8 @@ def compare_run(
                 )
                 continue
             label = f"history ({len(chosen)} runs: {chosen[0].run_id}..{chosen[-1].run_id})"
-            checks.extend(_baseline_checks(scenario, _pooled(chosen), label, policy))
+            runs = [{k: dict(v) for k, v in entry.groups.items()} for entry in chosen]
+            checks.extend(_baseline_checks(scenario, runs, label, policy))
     return RunComparison(
         run_id=run_id,
         against=against,

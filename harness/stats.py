@@ -57,6 +57,7 @@ __all__ = [
     "repeats_needed_normal",
     "repeats_needed_simulated",
     "robust_cv",
+    "run_to_run_floor",
     "verdict",
 ]
 
@@ -431,6 +432,25 @@ def verdict(
         ratio,
         ci,
     )
+
+
+def run_to_run_floor(run_medians: Samples, *, confidence: float = 0.95) -> float | None:
+    """How far a new run's median may stray from earlier runs' by run-to-run noise alone.
+
+    Method: a two-sided ``confidence`` prediction interval for one new observation from k
+    earlier ones (Student's t, k-1 degrees of freedom) on the log of the per-run medians:
+    ``exp(t * s * sqrt(1 + 1/k)) - 1``. Repeats within one run share that run's machine
+    state, so their spread understates this noise. None with fewer than 2 runs or a
+    non-positive median (no log).
+    """
+    values = _array(run_medians)
+    if values.size < 2 or np.any(values <= 0.0):
+        return None
+    logs = np.log(values)
+    k = int(values.size)
+    t = float(sps.t.ppf(0.5 + confidence / 2.0, k - 1))
+    spread = float(np.std(logs, ddof=1))
+    return math.expm1(t * spread * math.sqrt(1.0 + 1.0 / k))
 
 
 def repeats_needed_normal(

@@ -312,3 +312,24 @@ def test_calibrate_refuses_mixed_runs() -> None:
         calibrate([a, b], rng=np.random.default_rng(0))
     with pytest.raises(ResultsError, match="at least 2 runs"):
         calibrate([a], rng=np.random.default_rng(0))
+
+
+def test_run_to_run_noise_raises_the_min_effect(tmp_path: Path) -> None:
+    # Each earlier run sits at its own level (a loaded machine shifts whole runs), with
+    # quiet repeats inside: a new run 12% off is within what runs do on their own.
+    for day, level in enumerate([1.0, 1.0, 0.88, 1.12, 1.0], start=1):
+        scenario = make_scenario("s", seed=day, cv=0.01, slowdown={"sync": level, "async": level})
+        history.append_run(tmp_path, make_results(f"run-{day:02d}", [scenario]))
+    entries = history.load_history(tmp_path).entries
+    shifted = make_scenario("s", seed=9, cv=0.01, slowdown={"sync": 1.12, "async": 1.12})
+    run = make_results("run-20", [shifted])
+    with_floor = compare.compare_run(run, history=entries)
+    check = _one(with_floor, kind="history", variant="async", metric="latency_p50_s")
+    assert check.verdict == "unchanged"
+    assert "min effect raised from 5% to" in check.reason
+    assert check.min_effect is not None
+    assert check.min_effect > 0.12
+    naive = compare.compare_run(run, history=entries, policy=Policy(history_floor=False))
+    assert _one(naive, kind="history", variant="async", metric="latency_p50_s").verdict == (
+        "regressed"
+    )

@@ -210,3 +210,14 @@ def test_bad_input_is_rejected() -> None:
         stats.median([1.0, float("nan")])
     with pytest.raises(ValueError, match="min_samples"):
         stats.verdict([1.0], [1.0], higher_is_better=True, rng=_rng(), min_samples=1)
+
+
+def test_run_to_run_floor_is_a_prediction_interval() -> None:
+    medians = [1.0, 1.1, 0.9, 1.05, 0.95]
+    logs = np.log(medians)
+    # t(0.975, 4 dof) = 2.776; sqrt(1 + 1/5)
+    expected = np.expm1(2.776 * np.std(logs, ddof=1) * np.sqrt(1.2))
+    assert stats.run_to_run_floor(medians) == pytest.approx(expected, rel=1e-3)
+    assert stats.run_to_run_floor([2.0, 2.0, 2.0]) == 0.0
+    assert stats.run_to_run_floor([1.0]) is None
+    assert stats.run_to_run_floor([0.0, 1.0]) is None
