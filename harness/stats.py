@@ -26,6 +26,7 @@ fewer than about 10 repeats, which is why significance is required as well.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final, Literal
@@ -192,15 +193,19 @@ def bootstrap_ratio_ci(
         raise ValueError("confidence interval of no samples")
     if np.median(base) == 0.0:
         return None
-    result = sps.bootstrap(
-        (cand, base),
-        _ratio_statistic,
-        n_resamples=n_resamples,
-        confidence_level=confidence,
-        method="percentile",
-        vectorized=True,
-        rng=rng,
-    )
+    with warnings.catch_warnings():
+        # Resamples whose baseline median is 0 give nan; scipy then warns (about BCa, even
+        # for the percentile method). The nan interval is handled below.
+        warnings.simplefilter("ignore", sps.DegenerateDataWarning)
+        result = sps.bootstrap(
+            (cand, base),
+            _ratio_statistic,
+            n_resamples=n_resamples,
+            confidence_level=confidence,
+            method="percentile",
+            vectorized=True,
+            rng=rng,
+        )
     low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
     if not (math.isfinite(low) and math.isfinite(high)):
         return None

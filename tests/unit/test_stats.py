@@ -221,3 +221,16 @@ def test_run_to_run_floor_is_a_prediction_interval() -> None:
     assert stats.run_to_run_floor([2.0, 2.0, 2.0]) == 0.0
     assert stats.run_to_run_floor([1.0]) is None
     assert stats.run_to_run_floor([0.0, 1.0]) is None
+
+
+def test_ratio_ci_with_some_zero_baselines_is_undefined_not_a_warning() -> None:
+    # resamples with three zeros have a baseline median of 0: no ratio
+    assert (
+        stats.bootstrap_ratio_ci([1.0, 0.0, 0.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0, 5.0], rng=_rng())
+        is None
+    )
+    v = stats.verdict(
+        [1.0, 0.0, 0.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0, 5.0], higher_is_better=False, rng=_rng()
+    )
+    assert v.verdict == "inconclusive"
+    assert "undefined" in v.reason
