@@ -217,7 +217,9 @@ class CompareCommand:
             json.dump(comparison.to_dict(), sys.stdout, indent=1, allow_nan=False)
             sys.stdout.write("\n")
         else:
-            print("\n".join(comparison.lines))
+            # an export written to stdout keeps stdout to itself
+            to_stdout = "-" in (args.junit, args.markdown, args.bmf)
+            print("\n".join(comparison.lines), file=sys.stderr if to_stdout else sys.stdout)
         return comparison.exit_code
 
 
