@@ -6,9 +6,11 @@ or ``latest``). Exit 0 when the report is written: the verdict gates in ``run`` 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from harness.compare import compare_against
+from harness.compare import Policy, compare_against
 from harness.report.write import TREND_NIGHTS, load_report_history, write_report
 from harness.results import load_results, resolve_results_path
 
@@ -23,6 +25,17 @@ def _nights(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
+
+
+def _other_environment(results: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[str]:
+    mine = (results.get("environment") or {}).get("fingerprint")
+    theirs = (baseline.get("environment") or {}).get("fingerprint")
+    if mine == theirs:
+        return []
+    return [
+        f"The baseline run {baseline.get('run_id')} ran on another environment (fingerprint "
+        f"{theirs}, this run {mine}): differences may come from the machine or the packages."
+    ]
 
 
 class ReportCommand:
@@ -50,6 +63,12 @@ class ReportCommand:
             "--reports", type=Path, default=Path("reports"), help="reports folder (history, latest)"
         )
         parser.add_argument(
+            "--any-environment",
+            action="store_true",
+            help="compare with a run or history from another environment fingerprint "
+            "(the report then warns about it)",
+        )
+        parser.add_argument(
             "--nights",
             type=_nights,
             default=TREND_NIGHTS,
@@ -61,12 +80,17 @@ class ReportCommand:
         results = load_results(args.run, reports_dir=args.reports)
         run_dir = resolve_results_path(args.run, reports_dir=args.reports).parent
         against = None if args.against == "none" else args.against
-        comparison = compare_against(results, against, reports_dir=args.reports)
+        policy = Policy(any_environment=args.any_environment)
+        comparison = compare_against(results, against, reports_dir=args.reports, policy=policy)
         history, warnings = (
             load_report_history(args.reports, results, nights=args.nights)
             if args.nights
             else ([], [])
         )
+        if against not in (None, "history"):
+            warnings.extend(
+                _other_environment(results, load_results(against, reports_dir=args.reports))
+            )
         path = write_report(
             run_dir,
             results,

@@ -105,3 +105,22 @@ def test_trends_keep_earlier_runs_of_the_same_definition_only(tmp_path: Path) ->
         "are left out of the trends."
     ]
     assert records[0]["groups"][0]["samples"]["wall_s"]
+
+
+@pytest.mark.filterwarnings("ignore::scipy.stats.DegenerateDataWarning")
+def test_a_baseline_run_from_another_machine_is_refused_or_warned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports = tmp_path / "reports"
+    old = make_results(specs=SPECS, repeats=3, run_id="old", started_at="2026-11-01T02:00:00Z",
+                       fingerprint="fedcba9876543210", profiled=False)  # fmt: skip
+    _store(reports, old)
+    run_dir = _store(reports, make_results(specs=SPECS, repeats=3))
+    base = ["report", str(run_dir), "--against", "old", "--reports", str(reports)]
+
+    assert main(base) == 2  # timings across machines are not comparable by default
+    assert "another environment" in capsys.readouterr().err
+
+    assert main([*base, "--any-environment"]) == 0
+    page = (run_dir / "index.html").read_text(encoding="utf-8")
+    assert "The baseline run old ran on another environment (fingerprint fedcba9876543210" in page
