@@ -19,10 +19,10 @@ import json
 import os
 import platform
 import random
+import secrets
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
@@ -193,7 +193,10 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so a reader (or a crash) sees the old or the new content,
     never a torn file: temp file in the same directory, fsync, ``os.replace``, fsync dir."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp_name = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    # os.open with 0o666 lets the umask decide, as for any other file (mkstemp's 0600 would
+    # hide results from the CI user that uploads them).
+    fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

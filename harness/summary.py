@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness.memory import memory_metric_rows, memory_row
@@ -259,8 +260,11 @@ def _ratio(row: SummaryRow) -> str:
 
 def render_summary(summaries: Sequence[ScenarioSummary], console: Console) -> None:
     """Print one table per scenario, then its thresholds and the memory row."""
+    # Names come from scenario files and variant specs ("async[pooling=off]"): rich would
+    # read their brackets as markup and drop them, so every such string is escaped.
     for summary in summaries:
-        table = Table(title=f"{summary.name} (baseline {summary.baseline})", title_justify="left")
+        name, baseline = escape(summary.name), escape(summary.baseline)
+        table = Table(title=f"{name} (baseline {baseline})", title_justify="left")
         for header in ("provider", "variant", "c", "n"):
             table.add_column(header)
         for header in ("MiB/s", "lat p50", "lat p99", "ok", "timeouts", "lag p99", "conns"):
@@ -269,8 +273,8 @@ def render_summary(summaries: Sequence[ScenarioSummary], console: Console) -> No
         for row in summary.rows:
             n = str(row.trials) + (f" ({row.harness_errors} err)" if row.harness_errors else "")
             table.add_row(
-                row.provider,
-                row.variant,
+                escape(row.provider),
+                escape(row.variant),
                 str(row.concurrency),
                 n,
                 _mib_s(row.throughput_bytes_per_s),
@@ -285,27 +289,27 @@ def render_summary(summaries: Sequence[ScenarioSummary], console: Console) -> No
         console.print(table)
         for variant in dict.fromkeys(r.variant for r in summary.rows if not r.is_baseline):
             ratios = [
-                f"{r.throughput_vs_baseline:.2f}x ({r.provider}, c={r.concurrency})"
+                f"{r.throughput_vs_baseline:.2f}x ({escape(r.provider)}, c={r.concurrency})"
                 for r in summary.rows
                 if r.variant == variant and r.throughput_vs_baseline is not None
             ]
             if ratios:
                 console.print(
-                    f"  throughput {variant}/{summary.baseline}: {', '.join(ratios)}",
+                    f"  throughput {escape(variant)}/{baseline}: {', '.join(ratios)}",
                     highlight=False,
                 )
         for check in summary.thresholds:
             mark = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[yellow]n/a[/]"}
             console.print(
-                f"  {mark[check.passed]} {check.threshold} "
-                f"[dim]({check.provider}, c={check.concurrency}: {check.detail})[/]",
+                f"  {mark[check.passed]} {escape(check.threshold)} [dim]({escape(check.provider)}, "
+                f"c={check.concurrency}: {escape(check.detail)})[/]",
                 highlight=False,
             )
         if summary.memory:
             m = summary.memory
             console.print(
-                f"  memory for {m['size_bytes'] / 2**20:.0f} MiB: {m['baseline']} "
-                f"{m['baseline_peak_bytes'] / 2**20:.1f} MiB, {m['candidate']} "
+                f"  memory for {m['size_bytes'] / 2**20:.0f} MiB: {escape(m['baseline'])} "
+                f"{m['baseline_peak_bytes'] / 2**20:.1f} MiB, {escape(m['candidate'])} "
                 f"{m['candidate_peak_bytes'] / 2**20:.1f} MiB "
                 f"({m['reduction_pct']:.0f}% less)",
                 highlight=False,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -83,7 +84,7 @@ class _Bar:
 
     def trial_started(self, label: str) -> None:
         if self._task is not None:
-            self._progress.update(self._task, current=label)
+            self._progress.update(self._task, current=escape(label))
 
     def trial_finished(self, label: str, status: str) -> None:
         if status != "ok":
@@ -110,14 +111,16 @@ def _compare(doc: dict[str, Any], against: str | None, out_dir: Path) -> _Verdic
     from harness.compare import compare_against
 
     comparison = compare_against(doc, against, reports_dir=out_dir)
-    lines = [f"[dim]{note}[/]" for note in comparison.notes]
+    lines = [f"[dim]{escape(note)}[/]" for note in comparison.notes]
     history = [c for c in comparison.checks if c.kind == "history" and c.gating]
     if history:
         counts = {v: sum(1 for c in history if c.verdict == v) for v in _VERDICTS}
         shown = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-        lines.append(f"against {comparison.against}: {shown}")
+        lines.append(f"against {escape(comparison.against)}: {shown}")
         lines.extend(
-            f"  [red]regressed[/] {c.label} {c.metric}: {c.reason}" for c in history if c.failed
+            f"  [red]regressed[/] {escape(c.label)} {c.metric}: {escape(c.reason)}"
+            for c in history
+            if c.failed
         )
     return _Verdict(comparison.exit_code, tuple(lines), comparison.to_dict())
 

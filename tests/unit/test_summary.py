@@ -103,3 +103,16 @@ def test_render_and_json_carry_the_same_rows() -> None:
     (data,) = summary_json(summaries)
     assert [r["variant"] for r in data["rows"]] == ["sync", "async"]
     assert data["thresholds_failed"] == 0
+
+
+def test_bracketed_names_survive_rendering() -> None:
+    # rich markup would swallow "[pooling=off]" and a scenario named like a tag.
+    trials = [trial("sync", 1, 0, 2**20), trial("async[pooling=off]", 4, 0, 2 * 2**20)]
+    data = doc(trials)
+    data["scenarios"][0]["name"] = "[bold]evil[/bold]"
+    console = Console(width=200, record=True)
+    render_summary(summarize_run(data), console)
+    text = console.export_text()
+    assert "async[pooling=off]" in text
+    assert "throughput async[pooling=off]/sync: 2.00x" in text
+    assert "[bold]evil[/bold]" in text
