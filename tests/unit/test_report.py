@@ -46,6 +46,12 @@ def small() -> dict[str, Any]:
     }
 
 
+@pytest.fixture(scope="module")
+def small_page(small: dict[str, Any]) -> str:
+    """The small run rendered once with comparison and history (renders cost seconds)."""
+    return render_report(small["results"], comparison=small["comparison"], history=small["history"])
+
+
 class _Links(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -102,10 +108,8 @@ def test_scenario_name_from_a_scenario_file_renders_as_text() -> None:
     assert data["scenarios"][0]["name"] == EVIL  # the JSON keeps the text, escaped in HTML
 
 
-def test_two_renders_are_byte_identical(small: dict[str, Any]) -> None:
-    first = render_report(
-        small["results"], comparison=small["comparison"], history=small["history"]
-    )
+def test_two_renders_are_byte_identical(small: dict[str, Any], small_page: str) -> None:
+    first = small_page
     second = render_report(
         copy.deepcopy(small["results"]),
         comparison=copy.deepcopy(small["comparison"]),
@@ -118,8 +122,8 @@ def test_two_renders_are_byte_identical(small: dict[str, Any]) -> None:
     assert "Matplotlib v" not in first
 
 
-def test_no_external_url_in_any_src_or_href(small: dict[str, Any]) -> None:
-    page = render_report(small["results"], comparison=small["comparison"], history=small["history"])
+def test_no_external_url_in_any_src_or_href(small_page: str) -> None:
+    page = small_page
     urls = _parse(page).urls
     assert urls, "expected at least the navigation anchors and flame graph links"
     for url in urls:
@@ -147,9 +151,9 @@ def test_flame_graph_links_are_relative_and_unsafe_paths_are_dropped(
     assert "../run/profiles/memory-50mib-async-c1.html" in urls
 
 
-def test_headline_counts_the_checks_that_gate(small: dict[str, Any]) -> None:
+def test_headline_counts_the_checks_that_gate(small: dict[str, Any], small_page: str) -> None:
     comparison = small["comparison"]
-    page = render_report(small["results"], comparison=comparison)
+    page = small_page
     ids = _parse(page).ids
     gates = [c for c in comparison["checks"] if c["gating"]]
     regressions = sum(1 for c in gates if c["verdict"] == "regressed")
@@ -303,8 +307,8 @@ def test_harness_errors_and_other_fingerprints_are_warned(small: dict[str, Any])
     assert "worker hung" in page
 
 
-def test_history_trend_marks_the_confirmed_regression(small: dict[str, Any]) -> None:
-    page = render_report(small["results"], comparison=small["comparison"], history=small["history"])
+def test_history_trend_marks_the_confirmed_regression(small_page: str) -> None:
+    page = small_page
     section = page.split('id="scenario-1"')[1].split('id="scenario-2"')[0]
     assert "red cross marks a regression" in section
     # the cross is drawn in red in the SVG of the regressed scenario only
@@ -363,7 +367,7 @@ def test_name_fallback_gives_each_scenario_one_claim_at_most() -> None:
 
 
 def test_memory_against_size_names_each_variants_slope() -> None:
-    page = render_report(make_results(repeats=1))
+    page = render_report(make_results(specs=_small_specs(), repeats=1))  # 256 KiB and 50 MiB
     # sync holds the whole file (about 1 byte of heap per byte of file), async streams it
     assert re.search(r"<code>sync: 1\.0\d B per B of file", page)
     assert re.search(r"<code>async: 0\.0\d B per B of file", page)
