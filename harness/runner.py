@@ -69,6 +69,7 @@ SERVER_START_TIMEOUT_S = 30.0
 PROFILE_DEADLINE_FACTOR = 2.0
 PROFILE_DEADLINE_EXTRA_S = 30.0
 _CONTROL_TIMEOUT_S = 30.0
+_REAP_TIMEOUT_S = 10.0
 
 
 class ProgressSink(Protocol):
@@ -303,7 +304,15 @@ def _worker_result(
         out, err = proc.communicate(spec.encode(), timeout=deadline_s)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        out, err = proc.communicate()
+        try:
+            _, err = proc.communicate(timeout=_REAP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            # A grandchild that left the group still holds the pipes; stop reading them.
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+            proc.wait()
+            err = b""
         return None, f"worker killed at the {deadline_s:g} s deadline", err.decode(errors="replace")
     except BaseException:
         # Ctrl-C or a harness bug: the worker has its own session, so nothing else stops it.
