@@ -35,6 +35,7 @@ from typing import IO, Any, Protocol
 import httpx
 
 from harness.errors import HarnessError
+from harness.plan import Trial
 from harness.results import (
     METRIC_NAMES,
     ResultsStore,
@@ -44,6 +45,7 @@ from harness.results import (
 )
 from harness.scenario import Scenario
 from harness.worker import TrialSpec
+from uploader import LocalFile
 
 __all__ = [
     "PROVIDER_PATHS",
@@ -366,8 +368,8 @@ class _Run:
     def run_trial(
         self,
         scenario: Scenario,
-        trial: Any,
-        files: Sequence[Any],
+        trial: Trial,
+        files: Sequence[LocalFile],
         base_url: str,
         proxy: ServerProcess | None = None,
     ) -> None:
@@ -442,7 +444,8 @@ class _Run:
             "profile": None,
         }
         if result is not None:
-            metrics = {**_null_metrics(), **result["metrics"]}
+            # Exactly the contract's keys, in its order, whatever else a worker sends.
+            metrics = {name: result["metrics"].get(name) for name in METRIC_NAMES}
             records = list(result.get("records") or [])
             local = [
                 {"name": f.name, "size": f.size, "content_hash": f.content_hash} for f in files
@@ -474,7 +477,7 @@ def _plan(
     quick: bool,
     variants: Sequence[str] | None,
     shard: tuple[int, int] | None,
-) -> list[tuple[Scenario, list[Any]]]:
+) -> list[tuple[Scenario, list[Trial]]]:
     from harness.plan import plan_trials
     from harness.plan import shard as shard_trials
 
