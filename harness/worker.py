@@ -20,7 +20,8 @@ Metrics (the results contract, DESIGN.md), computed from the uploader's per-file
   interpreter and the uploader's imports (it is a fresh process, so nothing else).
 - ``cpu_user_s`` / ``cpu_sys_s``: ``getrusage`` deltas around the uploads for this process
   (all threads) plus children reaped meanwhile (``cmd:`` variants' commands).
-- ``loop_lag_*``: only for async variants (:mod:`harness.looplag`), null otherwise.
+- ``loop_lag_*``: only for async variants (:mod:`harness.looplag`), null for sync and
+  ``cmd:`` variants.
 - ``integrity_errors`` here counts the uploader's own ``integrity_error`` outcomes; the
   orchestrator replaces it with the server-side cross-check. ``connections_opened`` comes from
   the mock (null here), ``heap_peak_bytes`` from a profiled run (null here).
@@ -216,14 +217,19 @@ def _cpu() -> tuple[float, float]:
 
 
 async def _run_async(
-    uploader: Any, files: Sequence[LocalFile], target: Target, settings: Settings, interval: float
-) -> tuple[list[Outcome], float, float, LoopLagStats]:
-    sampler = LoopLagSampler(interval_s=interval)
-    sampler.start()
+    uploader: Any,
+    files: Sequence[LocalFile],
+    target: Target,
+    settings: Settings,
+    interval: float | None,
+) -> tuple[list[Outcome], float, float, LoopLagStats | None]:
+    sampler = LoopLagSampler(interval_s=interval) if interval is not None else None
+    if sampler is not None:
+        sampler.start()
     t0 = time.perf_counter()
     outcomes = await uploader.upload_many(files, target, settings)
     t1 = time.perf_counter()
-    return list(outcomes), t0, t1, await sampler.stop()
+    return list(outcomes), t0, t1, (await sampler.stop() if sampler is not None else None)
 
 
 def run_trial(spec: TrialSpec | Mapping[str, Any]) -> dict[str, Any]:
@@ -239,8 +245,11 @@ def run_trial(spec: TrialSpec | Mapping[str, Any]) -> dict[str, Any]:
     loop_lag: LoopLagStats | None = None
     user0, sys0 = _cpu()
     if is_async:
+        # A cmd: variant's loop only waits for its commands: its lag says nothing about
+        # the uploader (the command), so it is not applicable there.
+        interval = None if trial.variant.startswith("cmd:") else trial.loop_lag_interval_s
         outcomes, t0, t1, loop_lag = asyncio.run(
-            _run_async(uploader, trial.files, target, settings, trial.loop_lag_interval_s)
+            _run_async(uploader, trial.files, target, settings, interval)
         )
     else:
         t0 = time.perf_counter()
