@@ -254,15 +254,24 @@ class BlobWriter:
 
     async def write(self, data: bytes) -> None:
         """Add ``data``; raise :class:`BodyTooLarge` as soon as the limit is passed."""
-        self.size += len(data)
-        if self.limit is not None and self.size > self.limit:
+        self.add(data)
+        await self.maybe_flush()
+
+    def add(self, data: bytes) -> None:
+        """Account for ``data`` without awaiting, so a cancelled request can never leave the
+        digest and the caller's own count (e.g. a TUS offset) out of step."""
+        if self.limit is not None and self.size + len(data) > self.limit:
             raise BodyTooLarge(self.limit)
+        self.size += len(data)
         self._hasher.update(data)
         if self.path is not None:
             self._pending.append(data)
             self._pending_bytes += len(data)
-            if self._pending_bytes >= _DISK_BATCH:
-                await self.flush()
+
+    async def maybe_flush(self) -> None:
+        """Write to disk once a batch is full (the thread hop is paid per MiB)."""
+        if self._pending_bytes >= _DISK_BATCH:
+            await self.flush()
 
     async def flush(self) -> None:
         """Write what is batched to disk (no-op with the hash store)."""

@@ -230,8 +230,9 @@ async def _receive(ctx: RequestContext, upload: TusUpload) -> None:
                 if len(chunk) > remaining:
                     raise _err(413, "EntityTooLarge", "the body goes past Upload-Length")
                 remaining -= len(chunk)
-            await upload.writer.write(chunk)
-            upload.offset += len(chunk)
+            upload.writer.add(chunk)
+            upload.offset += len(chunk)  # in step with the digest before any await
+            await upload.writer.maybe_flush()
     except BodyTooLarge:
         raise _err(413, "EntityTooLarge", "the body goes past Upload-Length") from None
     finally:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,10 +42,14 @@ async def offset_of(client: httpx.AsyncClient, location: str) -> int:
     return int(resp.headers["Upload-Offset"])
 
 
-async def test_cut_upload_resumes_from_head_offset_with_right_hash(mock_server: MockServer) -> None:
-    content = bytes(range(251)) * 4000  # ~1 MB, not a multiple of anything convenient
-    base = mock_server.url + "/supabase/storage/v1/upload/resumable"
-    async with httpx.AsyncClient() as client:
+@pytest.mark.parametrize("store", ["hash", "disk"])
+async def test_cut_upload_resumes_from_head_offset_with_right_hash(
+    make_mock_server: Any, tmp_path: Path, store: str
+) -> None:
+    content = bytes(range(251)) * 12_000  # ~3 MB, not a multiple of anything convenient
+    config_store = "hash" if store == "hash" else f"disk:{tmp_path}"
+    async with make_mock_server(store=config_store) as mock_server, httpx.AsyncClient() as client:
+        base = mock_server.url + "/supabase/storage/v1/upload/resumable"
         options = await client.options(base, headers=TUS)
         assert options.status_code == 204
         assert "creation" in options.headers["Tus-Extension"]
@@ -83,6 +89,11 @@ async def test_cut_upload_resumes_from_head_offset_with_right_hash(mock_server: 
             headers=TUS,
         )
         stats = (await client.get(mock_server.url + "/__mock/stats")).json()
+        download = await client.get(
+            mock_server.url + "/supabase/storage/v1/object/uploads/videos/clip.mp4", headers=TUS
+        )
+    if store == "disk":
+        assert download.content == content
 
     assert info.status_code == 200
     assert info.json()["size"] == len(content)
