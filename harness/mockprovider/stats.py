@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 __all__ = ["RequestRecord", "Stats"]
@@ -36,7 +36,11 @@ class RequestRecord:
         self.fault = kind if self.fault is None else f"{self.fault}+{kind}"
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # a flat copy: asdict() recurses and deep-copies, ~5x slower on 100k records
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in fields(RequestRecord))
 
 
 class Stats:
