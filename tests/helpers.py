@@ -7,14 +7,17 @@ import os
 import time
 from collections.abc import Sequence
 
+import httpx
 import psutil
 
 from uploader import LocalFile, Outcome, Settings, Target
 
 __all__ = [
+    "CorruptUploader",
     "CrashUploader",
     "HangUploader",
     "KillMockUploader",
+    "corrupt_uploader",
     "crash_uploader",
     "hang_uploader",
     "kill_mock_uploader",
@@ -70,6 +73,39 @@ class KillMockUploader:
         ]
 
 
+class CorruptUploader:
+    """Sends each file with its first byte flipped and claims success (Kimi/GLM multipart):
+    only the harness's server-side content check can catch it."""
+
+    def upload_many(
+        self, files: Sequence[LocalFile], target: Target, settings: Settings
+    ) -> list[Outcome]:
+        outcomes = []
+        with httpx.Client(timeout=30, trust_env=False) as client:
+            for f in files:
+                data = bytearray(f.path.read_bytes())
+                data[0] ^= 0xFF
+                start = time.perf_counter()
+                response = client.post(
+                    f"{target.base_url}/files",
+                    headers={"Authorization": f"Bearer {target.key}"},
+                    data={"purpose": target.purpose},
+                    files={"file": (f.name, bytes(data))},
+                )
+                outcomes.append(
+                    Outcome(
+                        name=f.name,
+                        size=f.size,
+                        outcome="ok",
+                        started_at=start,
+                        ended_at=time.perf_counter(),
+                        status=response.status_code,
+                    )
+                )
+        return outcomes
+
+
 hang_uploader = HangUploader()
 crash_uploader = CrashUploader()
+corrupt_uploader = CorruptUploader()
 kill_mock_uploader = KillMockUploader()

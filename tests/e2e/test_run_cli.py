@@ -147,7 +147,12 @@ def test_killed_and_crashed_workers_are_harness_errors_and_the_rest_is_kept(
     scenario = tiny(
         tmp_path,
         "broken",
-        ["sync", "tests.helpers:hang_uploader", "tests.helpers:crash_uploader"],
+        [
+            "sync",
+            "tests.helpers:hang_uploader",
+            "tests.helpers:crash_uploader",
+            "tests.helpers:corrupt_uploader",
+        ],
         # Long enough for a healthy sync trial on a loaded 2-core box (start-up included).
         deadline="8s",
     )
@@ -169,6 +174,11 @@ def test_killed_and_crashed_workers_are_harness_errors_and_the_rest_is_kept(
     assert crash["status"] == "harness_error"
     assert "uploader exploded" in crash["error"]
     assert "\n" not in crash["error"]
+    # Claimed ok, but the server hashed other bytes: caught by the cross-check, no crash.
+    corrupt = by_variant["tests.helpers:corrupt_uploader"]
+    assert corrupt["status"] == "ok"
+    assert corrupt["metrics"]["success_rate"] == 1.0
+    assert corrupt["metrics"]["integrity_errors"] == 2
 
 
 def test_a_dead_mock_stops_the_run_with_one_line_and_keeps_finished_trials(
