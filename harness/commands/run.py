@@ -237,8 +237,11 @@ class RunCommand:
                 rng=random.Random(),
                 cache_dir=cache_dir,
             )
+        # A shard holds a slice of each scenario's trials: thresholds and comparisons are
+        # decided on the merged run (uploadbench merge, then uploadbench compare).
         summaries = summarize_run(
-            outcome.document, {s.name: s.thresholds for s in outcome.scenarios}
+            outcome.document,
+            {s.name: () if args.shard else s.thresholds for s in outcome.scenarios},
         )
         doc = outcome.document
         verdict = _Verdict(None, (), None)
@@ -247,6 +250,11 @@ class RunCommand:
             verdict = _compare(doc, against, args.out)
         code = exit_code_for(summaries, outcome.harness_errors, verdict.exit_code)
         extra: list[str] = []
+        if args.shard:
+            extra.append(
+                f"shard {args.shard[0]}/{args.shard[1]}: thresholds and comparisons are "
+                "decided after `uploadbench merge`"
+            )
         if not args.no_history and (line := _append_history(doc, args.out)):
             extra.append(line)
         if not args.no_report and (
