@@ -192,3 +192,54 @@ async def test_deferred_length_is_declared_by_a_later_patch(mock_server: MockSer
     record = mock_server.state.stats.records[-1]
     assert record.content_hash == xxhash.xxh3_128(b"abcdef").hexdigest()
     assert ("uploads", "stream.log") in mock_server.state.objects
+
+
+async def test_supabase_rules_six_mib_chunks_and_one_writer_at_a_time(tmp_path: Path) -> None:
+    import asyncio
+
+    from harness.mockprovider import MockConfig
+
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def held(seconds: float) -> None:  # the throttled PATCH waits for the test
+        started.set()
+        await release.wait()
+
+    fault = {
+        "type": "slow_read",
+        "bytes_per_s": 10_000_000,
+        "max_count": 1,
+        "target": {"method": "PATCH"},
+    }
+    config = MockConfig(keys=("sk-test",), tus_enforce_chunk_size=True, faults=(fault,))
+    six = 6 * 1024 * 1024
+    async with MockServer(config, sleep=held) as srv, httpx.AsyncClient(timeout=30) as client:
+        base = srv.url + "/supabase/storage/v1/upload/resumable"
+        location = await create(client, base, "big.bin", six + 10)
+        odd = await client.patch(
+            location, headers={**TUS, **PATCH_TYPE, "Upload-Offset": "0"}, content=b"x" * 1000
+        )
+        assert odd.status_code == 400
+        assert odd.json()["code"] == "InvalidChunkSize"
+
+        first = asyncio.ensure_future(
+            client.patch(
+                location, headers={**TUS, **PATCH_TYPE, "Upload-Offset": "0"}, content=b"y" * six
+            )
+        )
+        await asyncio.wait_for(started.wait(), 10)
+        second = await client.patch(
+            location, headers={**TUS, **PATCH_TYPE, "Upload-Offset": "0"}, content=b"y" * six
+        )
+        assert second.status_code == 409  # Supabase's per-upload lock
+        release.set()
+        assert (await first).status_code == 204
+        last = await client.patch(
+            location, headers={**TUS, **PATCH_TYPE, "Upload-Offset": str(six)}, content=b"z" * 10
+        )
+        assert last.status_code == 204
+    assert (
+        srv.state.stats.records[-1].content_hash
+        == xxhash.xxh3_128(b"y" * six + b"z" * 10).hexdigest()
+    )
