@@ -212,7 +212,17 @@ async def _observe(request: web.Request, handler: Handler) -> web.StreamResponse
                 status = 405 if match_info.http_exception.status == 405 else 404
                 resp = shapes.unknown_route(ctx.api, method, route_path, legacy, status)
             else:
-                resp = await handler(request)
+                try:
+                    resp = await handler(request)
+                except (BodyCut, ConnectionError, asyncio.CancelledError):
+                    raise
+                except Exception:
+                    # A cut position drops the bytes past it, so a parser (multipart,
+                    # JSON) can fail on the truncated body before it asks for more: the
+                    # pending cut still happens, whatever the handler made of it.
+                    if gate is not None and gate.cut_pending:
+                        await gate.cut()
+                    raise
                 if gate is not None and gate.cut_pending:
                     await gate.cut()
         except shapes.ProviderError as err:

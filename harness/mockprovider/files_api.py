@@ -169,6 +169,9 @@ async def _upload(request: web.Request, dialect: FilesDialect) -> web.StreamResp
                     purpose = value.decode("utf-8", "replace")
                     if purpose not in allowed:
                         raise _fail(dialect.bad_purpose(allowed))
+        # Read to the end of the request (an epilogue, or a cut inside the closing
+        # boundary): an upload counts only once its whole body has arrived.
+        await ctx.body.drain()
     except MALFORMED:
         await state.blobs.delete(blob)
         raise _fail(dialect.bad_request("malformed multipart body")) from None

@@ -449,6 +449,9 @@ async def _read_multipart(
                 if not isinstance(parsed, dict):
                     raise ObjectError.invalid(state, "metadata must be a JSON object")
                 metadata = parsed
+        # Read to the end of the request (an epilogue, or a cut inside the closing
+        # boundary): an upload counts only once its whole body has arrived.
+        await ctx.body.drain()
     except MALFORMED:
         await state.blobs.delete(blob)
         raise ObjectError.invalid(state, "malformed multipart body") from None

@@ -338,3 +338,128 @@ async def test_abort_mid_body_in_a_multipart_upload_reaches_the_sdk() -> None:
         record = server.state.stats.records[0]
         assert (record.fault, record.status, record.bytes) == ("abort_mid_body", None, 10_000)
         assert server.state.files["kimi"] == {}
+
+
+def multipart_upload(name: str, content: bytes) -> tuple[bytes, str]:
+    """A Kimi/GLM upload body built by hand, so cut positions can name its parts."""
+    boundary = "ubfaultboundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n'
+            f"file-extract\r\n--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+MULTIPART_PATHS = {
+    "kimi": "/kimi/v1/files",
+    "glm": "/glm/api/paas/v4/files",
+    "supabase": "/supabase/storage/v1/object/uploads/m.bin",
+}
+
+
+@pytest.mark.parametrize("provider", ["kimi", "glm", "supabase"])
+@pytest.mark.parametrize("mode", ["rst", "fin"])
+async def test_abort_mid_body_cuts_a_multipart_upload_wherever_it_falls(
+    provider: str, mode: str
+) -> None:
+    # A cut inside the part headers, the purpose field, the file content, or in the closing
+    # boundary truncates what the multipart parser sees; it must still cut, not answer 400.
+    body, content_type = multipart_upload("m.bin", b"m" * 20_000)
+    positions = [1, 30, 60, 120, 180, 10_000, len(body) - 20, len(body) - 1]
+    faults = [
+        {"type": "abort_mid_body", "after_bytes": at, "mode": mode, "max_count": 1}
+        for at in positions
+    ]
+    async with serve([]) as server, aiohttp.ClientSession() as session:
+        for i, fault in enumerate(faults):
+            async with session.put(server.url + "/__mock/faults", json={"faults": [fault]}):
+                pass
+            with pytest.raises(aiohttp.ClientError):
+                async with session.post(
+                    server.url + MULTIPART_PATHS[provider],
+                    data=body,
+                    headers={**AUTH, "Content-Type": content_type},
+                ) as resp:
+                    await resp.read()
+            await wait_for_records(server, i + 1)
+            record = server.state.stats.records[i]
+            assert (record.fault, record.status, record.bytes) == (
+                "abort_mid_body",
+                None,
+                positions[i],
+            ), positions[i]
+        # nothing was stored: no upload completed
+        assert server.state.files.get(provider, {}) == {}
+        assert server.state.objects == {}
+        totals = (await stats(session, server))["totals"]
+    assert totals["faults_applied"] == {"abort_mid_body": len(positions)}
+
+
+async def _tus_location(session: aiohttp.ClientSession, server: MockServer, size: int) -> str:
+    meta = "bucketName dXBsb2Fkcw==,objectName dC5iaW4="  # uploads, t.bin
+    async with session.post(
+        server.url + "/supabase/storage/v1/upload/resumable",
+        headers={
+            **AUTH,
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": str(size),
+            "Upload-Metadata": meta,
+        },
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+        return resp.headers["Location"]
+
+
+@pytest.mark.parametrize("kind", ["stall", "drop_response"])
+@pytest.mark.parametrize("where", ["kimi", "glm", "tus"])
+async def test_stall_and_drop_on_multipart_and_tus_patch(kind: str, where: str) -> None:
+    clock = FakeTime()  # the stall's sleep costs no time, then the mock closes (FIN)
+    content = b"s" * 20_000
+    fault: dict[str, Any] = {"type": kind, "max_count": 1}
+    if kind == "stall":
+        fault.update(after_bytes=150, stall_s=30)  # inside the multipart part headers
+    fault["target"] = (
+        {"method": "PATCH"} if where == "tus" else {"provider": where, "method": "POST"}
+    )
+    async with (
+        serve([fault], monotonic=clock.monotonic, sleep=clock.sleep) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        if where == "tus":
+            url = await _tus_location(session, server, len(content))
+            body = content
+            headers = {
+                **AUTH,
+                "Tus-Resumable": "1.0.0",
+                "Upload-Offset": "0",
+                "Content-Type": "application/offset+octet-stream",
+            }
+            method = "PATCH"
+        else:
+            url = server.url + MULTIPART_PATHS[where]
+            body, content_type = multipart_upload("s.bin", content)
+            headers = {**AUTH, "Content-Type": content_type}
+            method = "POST"
+        with pytest.raises(aiohttp.ClientError):
+            async with session.request(method, url, data=body, headers=headers) as resp:
+                await resp.read()
+        await wait_for_records(server, 2 if where == "tus" else 1)
+        data = await stats(session, server)
+    record = data["requests"][-1]
+    assert record["method"] == method
+    assert (record["fault"], record["status"]) == (kind, None)
+    assert data["totals"]["faults_applied"] == {kind: 1}
+    if kind == "stall":
+        assert clock.sleeps == [30.0]
+        assert record["bytes"] == 150
+        assert server.state.files.get(where, {}) == {}
+    else:
+        # the body arrived whole and was kept: the duplicate-upload hazard
+        assert record["bytes"] == len(body)
+        assert record["content_hash"] is not None or where == "tus"
