@@ -192,6 +192,7 @@ async def _observe(request: web.Request, handler: Handler) -> web.StreamResponse
         connection_id=state.connection_id(request.protocol),
         started_at=started,
     )
+    state.stats.provider_request_on(rec.connection_id)
     sel = state.plan.select(provider, method, route_path)
 
     def first_byte() -> None:

@@ -1,4 +1,15 @@
-"""Per-request records and running totals, served at ``GET /__mock/stats``."""
+"""Per-request records and running totals, served at ``GET /__mock/stats``.
+
+The ``totals`` (all since the last ``/__mock/reset``):
+
+- ``requests``: provider requests that arrived (``/__mock/`` calls are never counted);
+- ``connections_accepted``: every TCP connection the mock accepted, control ones included;
+- ``provider_connections``: distinct connections that carried at least one provider request
+  (counted when the request arrives, so it includes requests still in flight and records
+  dropped past ``max_records``): the connections an uploader opened;
+- ``bytes_received``, ``faults_applied`` (by type), ``by_status`` (``"none"``: no answer),
+  ``records_dropped`` (oldest records forgotten past ``max_records``).
+"""
 
 from __future__ import annotations
 
@@ -54,6 +65,7 @@ class Stats:
         self.records: deque[RequestRecord] = deque(maxlen=self._max_records)
         self.requests = 0
         self.connections_accepted = 0
+        self._provider_connections: set[int] = set()
         self.bytes_received = 0
         self.faults_applied: Counter[str] = Counter()
         self.by_status: Counter[str] = Counter()
@@ -62,6 +74,14 @@ class Stats:
     def next_seq(self) -> int:
         self.requests += 1
         return self.requests
+
+    def provider_request_on(self, connection_id: int) -> None:
+        """Note that a provider request arrived on connection ``connection_id``."""
+        self._provider_connections.add(connection_id)
+
+    @property
+    def provider_connections(self) -> int:
+        return len(self._provider_connections)
 
     def add(self, rec: RequestRecord) -> None:
         """Store a finished record and fold it into the totals."""
@@ -80,6 +100,7 @@ class Stats:
             "totals": {
                 "requests": self.requests,
                 "connections_accepted": self.connections_accepted,
+                "provider_connections": self.provider_connections,
                 "bytes_received": self.bytes_received,
                 "faults_applied": dict(self.faults_applied),
                 "by_status": dict(self.by_status),

@@ -53,6 +53,35 @@ async def test_stats_count_connections_and_keep_alive_reuse(mock_server: MockSer
     assert record["route"] == "GET /files"
 
 
+async def test_provider_connections_leave_out_control_only_connections(
+    mock_server: MockServer,
+) -> None:
+    url = mock_server.url
+    fresh = aiohttp.TCPConnector(force_close=True)  # one connection per request
+    async with aiohttp.ClientSession(connector=fresh) as session:
+        for path in ("health", "stats", "faults", "health"):
+            async with session.get(url + "/__mock/" + path):
+                pass
+        async with aiohttp.ClientSession() as pooled:  # three requests on one connection
+            for _ in range(3):
+                async with pooled.get(url + "/kimi/v1/files", headers=AUTH) as resp:
+                    assert resp.status == 200
+            async with pooled.get(url + "/__mock/health"):
+                pass  # a control call on a provider connection changes nothing
+        async with session.get(url + "/glm/api/paas/v4/files") as resp:
+            assert resp.status == 401  # a refused request still used the connection
+        async with session.get(url + "/__mock/stats") as resp:
+            totals = (await resp.json())["totals"]
+        assert totals["provider_connections"] == 2
+        # all of them: 5 control-only (the stats request too), the pooled one, the GLM one
+        assert totals["connections_accepted"] == 7
+        async with session.post(url + "/__mock/reset"):
+            pass
+        async with session.get(url + "/__mock/stats") as resp:
+            totals = (await resp.json())["totals"]
+    assert totals["provider_connections"] == 0
+
+
 async def test_reset_forgets_everything(mock_server: MockServer) -> None:
     url = mock_server.url
     sb = url + "/supabase"

@@ -309,8 +309,18 @@ def test_stats_totals_fold_faults_and_statuses() -> None:
     assert doc["totals"] == {
         "requests": 3,
         "connections_accepted": 0,
+        "provider_connections": 0,
         "bytes_received": 6,
         "faults_applied": {"http_error": 1, "latency": 1, "drop_response": 1},
         "by_status": {"200": 1, "503": 1, "none": 1},
         "records_dropped": 1,
     }
+
+
+def test_provider_connections_are_distinct_and_reset() -> None:
+    stats = Stats()
+    for connection_id in (1, 1, 4, 1, 4, 9):
+        stats.provider_request_on(connection_id)
+    assert stats.to_json()["totals"]["provider_connections"] == 3
+    stats.reset()
+    assert stats.to_json()["totals"]["provider_connections"] == 0
