@@ -10,7 +10,7 @@ import re
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
@@ -59,6 +59,25 @@ _REGEX_PART = re.compile(r"\{(\w+):[^}]*\}")
 def _display(method: str, template: str) -> str:
     """``POST object/{bucket}/{path:.+}`` -> ``POST object/{bucket}/{path}``."""
     return method + " " + _REGEX_PART.sub(r"{\1}", template)
+
+
+def _early_names(
+    state: MockState, provider: str, info: Mapping[str, str]
+) -> tuple[str | None, str | None]:
+    """``(object_id, filename)`` as far as the URL names them, so a request refused before
+    its body is read (a fault, a bad key) can still be told apart; handlers overwrite both
+    once they know more. A Kimi/GLM upload names its file only inside the body."""
+    if "bucket" in info and "path" in info:
+        path = info["path"]
+        return f"{info['bucket']}/{path}", path.rsplit("/", 1)[-1]
+    if "file_id" in info:
+        entry = state.files.get(provider, {}).get(info["file_id"])
+        return info["file_id"], entry.filename if entry is not None else None
+    if "upload_id" in info:
+        upload = state.tus.get(info["upload_id"])
+        if upload is not None:
+            return f"{upload.bucket}/{upload.name}", upload.name.rsplit("/", 1)[-1]
+    return None, None
 
 
 def create_app(
@@ -193,6 +212,8 @@ async def _observe(request: web.Request, handler: Handler) -> web.StreamResponse
         started_at=started,
     )
     state.stats.provider_request_on(rec.connection_id)
+    if match_info.http_exception is None:
+        rec.object_id, rec.filename = _early_names(state, provider, match_info)
     sel = state.plan.select(provider, method, route_path)
 
     def first_byte() -> None:

@@ -463,3 +463,41 @@ async def test_stall_and_drop_on_multipart_and_tus_patch(kind: str, where: str) 
         # the body arrived whole and was kept: the duplicate-upload hazard
         assert record["bytes"] == len(body)
         assert record["content_hash"] is not None or where == "tus"
+
+
+async def test_requests_refused_before_the_body_still_name_their_object() -> None:
+    async with serve([]) as server, aiohttp.ClientSession() as session:
+        form = aiohttp.FormData()
+        form.add_field("purpose", "file-extract")
+        form.add_field("file", b"k" * 100, filename="k.txt")
+        async with session.post(
+            server.url + MULTIPART_PATHS["kimi"], data=form, headers=AUTH
+        ) as resp:
+            file_id = (await resp.json())["id"]
+        tus = await _tus_location(session, server, 10)
+        refuse = {"type": "http_error", "status": 503}
+        async with session.put(server.url + "/__mock/faults", json={"faults": [refuse]}):
+            pass
+        for method, url in [
+            ("POST", object_url(server, "dir/a.bin")),
+            ("PATCH", tus),
+            ("GET", f"{server.url}/kimi/v1/files/{file_id}"),
+            ("POST", server.url + MULTIPART_PATHS["glm"]),
+        ]:
+            async with session.request(method, url, data=b"x" * 10, headers=AUTH) as resp:
+                assert resp.status == 503
+        # a bad key is refused before the body too
+        async with session.put(server.url + "/__mock/faults", json={"faults": []}):
+            pass
+        async with session.post(object_url(server, "b.bin"), data=b"y") as resp:
+            assert resp.status in (400, 401, 403)
+        await wait_for_records(server, 7)
+        records = (await stats(session, server))["requests"][2:]
+    names = [(r["status"], r["object_id"], r["filename"]) for r in records]
+    assert names == [
+        (503, "uploads/dir/a.bin", "a.bin"),
+        (503, "uploads/t.bin", "t.bin"),
+        (503, file_id, "k.txt"),
+        (503, None, None),  # a multipart upload names its file only inside the body
+        (resp.status, "uploads/b.bin", "b.bin"),
+    ]
