@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import select
 import socket
 import struct
 import time
@@ -151,7 +152,28 @@ def _gate(sel: Selection, ctx: RequestContext, request: web.Request) -> BodyGate
         sleep=state.sleep,
         on_throttle=applied(sel.slow_read),
         on_cut=applied(sel.cut),
+        peer_gone=lambda: _peer_gone(request.transport),
     )
+
+
+# FIN (Linux: RDHUP, seen even with unread bytes buffered), or RST / both ways shut
+_HANGUP = getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR
+
+
+def _peer_gone(transport: asyncio.BaseTransport | None) -> bool:
+    """Whether the client closed or reset the connection, asked of the socket itself: a
+    stalled request reads nothing, so the loop would not notice (no ``connection_lost``)."""
+    if transport is None or transport.is_closing():
+        return True
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(sock.fileno(), _HANGUP)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):  # already closed: fileno() is -1
+        return True
 
 
 def _close(request: web.Request, mode: str) -> None:

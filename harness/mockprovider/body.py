@@ -24,6 +24,7 @@ import xxhash
 from aiohttp import StreamReader
 
 __all__ = [
+    "STALL_POLL_S",
     "Blob",
     "BlobStore",
     "BlobWriter",
@@ -37,6 +38,9 @@ __all__ = [
 
 # Disk writes are batched to this size so the thread hop is paid per MiB, not per chunk.
 _DISK_BATCH = 1024 * 1024
+# How often a stall looks whether the client has gone: a stalled request reads nothing, so
+# nothing else would notice, and its record and task would stay for the whole stall_s.
+STALL_POLL_S = 0.1
 
 
 class Hasher(Protocol):
@@ -78,7 +82,8 @@ class BodyGate:
 
     ``cut_at`` is the body position after which the connection is cut; with ``stall_s`` the
     gate first stops reading for that long (the client should time out meanwhile).
-    ``on_applied`` is told once per fault that actually took effect.
+    ``on_applied`` is told once per fault that actually took effect. ``peer_gone``, if
+    given, is asked every :data:`STALL_POLL_S` during a stall; the stall ends once it is true.
     """
 
     def __init__(
@@ -92,6 +97,7 @@ class BodyGate:
         sleep: Sleep,
         on_throttle: Callable[[], None],
         on_cut: Callable[[], None],
+        peer_gone: Callable[[], bool] | None = None,
     ) -> None:
         self.bytes_per_s = bytes_per_s
         self.cut_at = cut_at
@@ -101,6 +107,7 @@ class BodyGate:
         self._sleep = sleep
         self._on_throttle = on_throttle
         self._on_cut = on_cut
+        self._peer_gone = peer_gone
         self.admitted = 0
         self._t0: float | None = None
         self.cut_pending = False
@@ -136,8 +143,20 @@ class BodyGate:
         self._on_cut()
         self.cut_at = None  # once only
         if self.stall_s is not None:
-            await self._sleep(self.stall_s)
+            await self._stall(self.stall_s)
         raise BodyCut(self.cut_mode)
+
+    async def _stall(self, seconds: float) -> None:
+        if self._peer_gone is None:
+            await self._sleep(seconds)
+            return
+        end = self._clock() + seconds
+        # bounded by the clock, and by the iteration count in case a clock stands still
+        for _ in range(int(seconds / STALL_POLL_S) + 2):
+            left = end - self._clock()
+            if left <= 0 or self._peer_gone():
+                return
+            await self._sleep(min(left, STALL_POLL_S))
 
 
 class BodyStream:

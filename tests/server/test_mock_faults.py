@@ -210,23 +210,12 @@ async def test_slow_read_throttles_the_body_to_the_rate() -> None:
     assert sum(clock.sleeps) == pytest.approx(len(body) / 1_000_000, rel=0.01)
 
 
-async def test_stall_makes_the_client_time_out() -> None:
-    # While stalled the mock reads nothing, so it cannot notice the client leaving: the stall
-    # lasts stall_s. The injected sleep lets the test end the stall once the client gave up.
-    stalled = asyncio.Event()
-    release = asyncio.Event()
-    asked: list[float] = []
-
-    async def stall_sleep(seconds: float) -> None:
-        asked.append(seconds)
-        stalled.set()
-        await release.wait()
-
+async def test_stall_makes_the_client_time_out_and_ends_when_it_leaves() -> None:
+    # While stalled the mock reads nothing, so aiohttp cannot see the client leave; the stall
+    # asks the socket itself, so it ends (and is recorded) soon after the client gave up
+    # instead of after stall_s. wait_for_records is bounded far below the 60 s.
     fault = {"type": "stall", "after_bytes": 1000, "stall_s": 60}
-    async with (
-        serve([fault], sleep=stall_sleep) as server,
-        aiohttp.ClientSession() as session,
-    ):
+    async with serve([fault]) as server, aiohttp.ClientSession() as session:
         timeout = aiohttp.ClientTimeout(total=0.5)
         with pytest.raises(asyncio.TimeoutError):
             await session.post(
@@ -235,14 +224,30 @@ async def test_stall_makes_the_client_time_out() -> None:
                 headers=AUTH,
                 timeout=timeout,
             )
-        assert stalled.is_set()
-        release.set()
         await wait_for_records(server, 1)
         data = await stats(session, server)
-    assert asked == [60.0]
     record = data["requests"][0]
     assert (record["fault"], record["status"], record["bytes"]) == ("stall", None, 1000)
     assert record["content_hash"] is None
+    assert record["object_id"] == "uploads/st.bin"
+
+
+async def test_stall_lasts_stall_s_while_the_client_waits() -> None:
+    clock = FakeTime()  # mock-side time only moves when the mock sleeps
+    fault = {"type": "stall", "after_bytes": 1000, "stall_s": 45}
+    async with (
+        serve([fault], monotonic=clock.monotonic, sleep=clock.sleep) as server,
+        aiohttp.ClientSession() as session,
+    ):
+        with pytest.raises(aiohttp.ClientError):  # the mock closes (FIN) after the stall
+            async with session.post(
+                object_url(server, "w.bin"), data=b"w" * 200_000, headers=AUTH
+            ) as resp:
+                await resp.read()
+        await wait_for_records(server, 1)
+    assert sum(clock.sleeps) == pytest.approx(45.0)
+    assert max(clock.sleeps) <= 0.1 + 1e-9  # it looked for the client between naps
+    assert server.state.stats.records[0].fault == "stall"
 
 
 @pytest.mark.parametrize("mode", ["rst", "fin"])
@@ -456,7 +461,7 @@ async def test_stall_and_drop_on_multipart_and_tus_patch(kind: str, where: str) 
     assert (record["fault"], record["status"]) == (kind, None)
     assert data["totals"]["faults_applied"] == {kind: 1}
     if kind == "stall":
-        assert clock.sleeps == [30.0]
+        assert sum(clock.sleeps) == pytest.approx(30.0)
         assert record["bytes"] == 150
         assert server.state.files.get(where, {}) == {}
     else:

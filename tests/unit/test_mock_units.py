@@ -4,6 +4,7 @@ config checks, the faults file, TUS metadata and PostgREST filters. No sockets."
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 import harness.mockprovider as mp
 from harness.errors import HarnessError, ScenarioError
-from harness.mockprovider.body import BodyCut, BodyGate
+from harness.mockprovider.body import STALL_POLL_S, BodyCut, BodyGate
 from harness.mockprovider.faults import FaultPlan, FaultValueError, validate_fault, validate_faults
 from harness.mockprovider.rest import parse_filter, row_matches
 from harness.mockprovider.serve import load_faults_file
@@ -235,6 +236,54 @@ async def test_gate_stalls_before_cutting() -> None:
     with pytest.raises(BodyCut):
         await gate.admit(10)
     assert clock.slept == 30.0
+
+
+@pytest.mark.parametrize(("gone_after", "slept"), [(3, 0.3), (None, 30.0), (0, 0.0)])
+async def test_gate_stall_ends_when_the_peer_is_gone(gone_after: int | None, slept: float) -> None:
+    clock = _Clock()
+    asked: list[float] = []
+
+    def peer_gone() -> bool:
+        asked.append(clock.now)
+        return gone_after is not None and len(asked) > gone_after
+
+    gate = BodyGate(
+        bytes_per_s=None,
+        cut_at=0,
+        cut_mode="fin",
+        stall_s=30.0,
+        clock=clock.time,
+        sleep=clock.sleep,
+        on_throttle=lambda: None,
+        on_cut=lambda: None,
+        peer_gone=peer_gone,
+    )
+    with pytest.raises(BodyCut):
+        await gate.admit(10)
+    assert clock.slept == pytest.approx(slept)
+    assert all(b - a <= STALL_POLL_S + 1e-9 for a, b in pairwise(asked))
+
+
+async def test_gate_stall_is_bounded_when_the_clock_stands_still() -> None:
+    slept: list[float] = []
+
+    async def sleep(s: float) -> None:
+        slept.append(s)
+
+    gate = BodyGate(
+        bytes_per_s=None,
+        cut_at=0,
+        cut_mode="rst",
+        stall_s=1.0,
+        clock=lambda: 0.0,
+        sleep=sleep,
+        on_throttle=lambda: None,
+        on_cut=lambda: None,
+        peer_gone=lambda: False,
+    )
+    with pytest.raises(BodyCut):
+        await gate.admit(1)
+    assert 0 < len(slept) <= 1.0 / STALL_POLL_S + 2
 
 
 def test_config_refuses_non_loopback_and_bad_values() -> None:
