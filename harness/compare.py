@@ -51,7 +51,6 @@ from harness.errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION, ResultsE
 from harness.history import (
     GroupKey,
     HistoryEntry,
-    append_run,
     history_root,
     load_history,
     scenario_samples,
@@ -72,7 +71,6 @@ __all__ = [
     "compare_run",
     "compare_variants",
     "exit_code_for",
-    "run_verdict",
     "threshold_checks",
     "to_bmf",
     "to_junit_xml",
@@ -694,22 +692,6 @@ def compare_against(
     if other["run_id"] == results["run_id"]:
         raise ResultsError(f"{against}: is run {other['run_id']} itself; compare with another run")
     return compare_run(results, baseline_run=other, policy=policy)
-
-
-def run_verdict(
-    results: Mapping[str, Any],
-    *,
-    reports_dir: Path,
-    policy: Policy | None = None,
-    record: bool = True,
-) -> RunComparison:
-    """What ``uploadbench run`` asks after a run: compare it with the history under
-    ``reports_dir``, then (``record``) add it to that history if it is complete and not a
-    shard. Adding after comparing is safe either way: a run is never its own baseline."""
-    comparison = compare_against(results, "history", reports_dir=reports_dir, policy=policy)
-    if record and results.get("complete") and not results.get("shard"):
-        append_run(history_root(reports_dir), results)
-    return comparison
 
 
 # ---------------------------------------------------------------- exports

@@ -238,7 +238,7 @@ def test_to_dict_is_json_and_deterministic(tmp_path: Path) -> None:
     assert {"verdict", "ratio", "ci_low", "ci_high", "p_value", "n_baseline", "reason"} <= keys
 
 
-def test_compare_against_reads_files_and_run_verdict_records(tmp_path: Path) -> None:
+def test_compare_against_reads_files_and_skips_corrupt_history(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     root = history.history_root(reports)
     for day in range(1, 4):
@@ -246,11 +246,11 @@ def test_compare_against_reads_files_and_run_verdict_records(tmp_path: Path) -> 
         history.append_run(root, make_results(f"run-0{day}", [scenario]))
     (root / "hash-s" / "run-00.json").write_text("{broken", encoding="utf-8")
     run = make_results("run-10", [make_scenario("s", seed=210, repeats=4)])
-    result = compare.run_verdict(run, reports_dir=reports)
+    result = compare.compare_against(run, "history", reports_dir=reports)
     assert any("run-00.json" in n and "skipped" in n for n in result.notes)
     assert result.lines[0].startswith("compared with history:")
-    assert (root / "hash-s" / "run-10.json").is_file()  # recorded after comparing
-    again = compare.run_verdict(run, reports_dir=reports, record=False)
+    history.append_run(root, run)  # as `uploadbench run` does after comparing
+    again = compare.compare_against(run, "history", reports_dir=reports)
     assert again.to_dict() == result.to_dict()  # a run is never its own baseline
 
     run_dir = reports / "run-01"
