@@ -85,7 +85,8 @@ FAULT_TYPES: Mapping[str, Mapping[str, str]] = MappingProxyType(
         "stall": MappingProxyType(
             {
                 "after_bytes": "int >= 0 (default 0): stop reading the body here",
-                "stall_s": f"number > 0, at most {MAX_STALL_S:g} (default 600): then close",
+                "stall_s": f"number > 0, at most {MAX_STALL_S:g} (default 600): then close "
+                "(sooner once the client has gone)",
             }
         ),
         "abort_mid_body": MappingProxyType(
