@@ -1,7 +1,7 @@
 """``uploadbench report RUN [--against history|RUN|none] [-o FILE] [--reports DIR]
-[--nights N] [--any-environment]``: render the HTML report of a run (``RUN`` = run folder, results.json, run id
-or ``latest``). Exit 0 when the report is written: the verdict gates in ``run`` and
-``compare``, not here."""
+[--nights N] [--any-environment]``: render the HTML report of a run (``RUN`` = run folder,
+results.json, run id or ``latest``). Exit 0 when the report is written: the verdict gates in
+``run`` and ``compare``, not here."""
 
 from __future__ import annotations
 
