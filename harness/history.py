@@ -310,4 +310,5 @@ def select_comparable(
         )
     chosen = same_env[-last:]
     ids = ", ".join(e.run_id for e in chosen)
-    return chosen, f"last {len(chosen)} comparable runs: {ids}"
+    plural = "s" if len(chosen) != 1 else ""
+    return chosen, f"last {len(chosen)} comparable run{plural}: {ids}"

@@ -119,7 +119,7 @@ def test_compare_cli_writes_every_export(
     assert main(["compare", "run-09", "--reports", str(reports), "--json", "--last", "1"]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["against"] == "history"
-    assert any("last 1 comparable runs: run-03" in n for n in doc["notes"])
+    assert any("last 1 comparable run: run-03" in n for n in doc["notes"])
 
 
 def test_compare_cli_errors_are_one_line(
