@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import nox
@@ -34,14 +35,28 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "harness", "uploader")
+    session.run("uploadbench", "validate", "scenarios")
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The nightly suite: scenarios, micro-benchmarks, comparison with history, HTML report.
+    """The nightly suite: scenarios compared with history, HTML report, exit code as a gate.
 
-    Exit code follows the run: 0 ok, 1 regression/threshold, 2 error, 3 inconclusive.
+    nox reduces every failure to exit 1, so the run's own code (0 ok, 1 regression or
+    threshold, 2 harness error, 3 inconclusive) is also written to reports/bench-exit-code
+    for CI to read. An inconclusive night (3, e.g. the first one, with no history yet) does
+    not fail the session; 1 and 2 do.
     """
     session.install("-e", ".[test,fast]")
+    reports = ROOT / "reports"
+    reports.mkdir(exist_ok=True)
     args = session.posargs or ["scenarios/nightly"]
-    session.run("uploadbench", "run", *args, "--out", str(ROOT / "reports"))
+    command = ["uploadbench", "run", *args, "--out", str(reports), "--against", "history"]
+    session.log(" ".join(command))
+    path = f"{session.bin}{os.pathsep}{os.environ.get('PATH', '')}"
+    code = subprocess.call(command, env={**os.environ, "PATH": path}, cwd=ROOT)
+    (reports / "bench-exit-code").write_text(f"{code}\n")
+    if code == 3:
+        session.warn("inconclusive: too few samples or too much noise to decide (exit 3)")
+    elif code != 0:
+        session.error(f"uploadbench run exited {code}")
