@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -145,3 +147,21 @@ def test_uploader_never_imports_harness() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_loading_one_variant_imports_only_its_own_modules() -> None:
+    # A fresh interpreter: this test process has imported every variant already.
+    probe = (
+        "import sys\n"
+        "from uploader.loading import load_variant\n"
+        "from uploader.variants import parse_variant\n"
+        "load_variant(parse_variant('async'))\n"
+        "load_variant(parse_variant('cmd:curl -sf {url}'))\n"
+        "heavy = ('supabase', 'postgrest', 'storage3', 'supabase_auth', 'realtime')\n"
+        "print(sorted(m for m in sys.modules if m.partition('.')[0] in heavy))\n"
+        "print('uploader.sync_baseline' in sys.modules, 'uploader.naive' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.splitlines() == ["[]", "False False"]
