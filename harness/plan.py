@@ -8,6 +8,10 @@ Order, for each scenario and each of its providers:
    spreads over all variants instead of biasing whichever ran last;
 3. profiled trials (memray, when ``profile``): one per (variant x concurrency), never timed.
 
+A size sweep (``[files] sweep = true``) adds a size axis: every cell above runs once per
+distinct file size, uploading only the files of that size (``Trial.size``), so the profiled
+trials give one heap peak per size for the ``memory_slope`` fit.
+
 The ``sync`` baseline is sequential by definition, so it runs once per repeat with
 concurrency 1 instead of once per concurrency value.
 """
@@ -32,7 +36,8 @@ _SEQUENTIAL_VARIANTS = frozenset({"sync"})
 class Trial:
     """One worker process's job. ``repeat`` is 0-based (the warm-up round for warm-ups);
     ``index`` is the position in the whole run (kept in shards); ``key`` is a stable id
-    used to resume and merge runs."""
+    used to resume and merge runs. ``size`` is the file size of a sweep's trial (only the
+    files of that size are uploaded), ``None`` outside a sweep."""
 
     scenario: str
     scenario_hash: str
@@ -44,6 +49,7 @@ class Trial:
     profiled: bool
     index: int
     key: str
+    size: int | None = None
 
     @property
     def measured(self) -> bool:
@@ -52,10 +58,18 @@ class Trial:
 
 
 def trial_key(
-    scenario: str, provider: str, variant: str, concurrency: int, repeat: int, role: str
+    scenario: str,
+    provider: str,
+    variant: str,
+    concurrency: int,
+    repeat: int,
+    role: str,
+    size: int | None = None,
 ) -> str:
-    """``scenario|provider|variant|c=4|r=2`` plus ``|warmup`` or ``|profile`` for those."""
-    base = f"{scenario}|{provider}|{variant}|c={concurrency}|r={repeat}"
+    """``scenario|provider|variant|c=4|r=2`` plus ``|warmup`` or ``|profile`` for those;
+    a sweep's trials have ``|size=BYTES`` after the concurrency."""
+    sized = "" if size is None else f"|size={size}"
+    base = f"{scenario}|{provider}|{variant}|c={concurrency}{sized}|r={repeat}"
     return f"{base}|{role}" if role else base
 
 
@@ -94,7 +108,10 @@ def plan_trials(
         raise HarnessError(f"scenario names must be unique in a run; repeated: {', '.join(twice)}")
     trials: list[Trial] = []
 
-    def add(s: Scenario, provider: str, variant: str, conc: int, rep: int, role: str) -> None:
+    def add(
+        s: Scenario, provider: str, cell: tuple[str, int, int | None], rep: int, role: str
+    ) -> None:
+        variant, conc, size = cell
         trials.append(
             Trial(
                 scenario=s.name,
@@ -106,27 +123,31 @@ def plan_trials(
                 warmup=role == "warmup",
                 profiled=role == "profile",
                 index=len(trials),
-                key=trial_key(s.name, provider, variant, conc, rep, role),
+                key=trial_key(s.name, provider, variant, conc, rep, role, size),
+                size=size,
             )
         )
 
     for s in scenarios:
         variants = [v for v in s.variants if variants_filter is None or v in variants_filter]
-        cells = [(v, c) for v in variants for c in variant_concurrencies(s, v)]
+        sizes: tuple[int | None, ...] = s.files.sweep_sizes or (None,)
+        cells = [
+            (v, c, size) for size in sizes for v in variants for c in variant_concurrencies(s, v)
+        ]
         repeats = repeats_override if repeats_override is not None else s.repeats
         warmups = s.warmups
         if quick:
             repeats, warmups = min(repeats, QUICK_REPEATS), 0
         for provider in (p.kind for p in s.providers):
             for rep in range(warmups):
-                for variant, conc in cells:
-                    add(s, provider, variant, conc, rep, "warmup")
+                for cell in cells:
+                    add(s, provider, cell, rep, "warmup")
             for rep in range(repeats):
-                for variant, conc in cells:
-                    add(s, provider, variant, conc, rep, "")
+                for cell in cells:
+                    add(s, provider, cell, rep, "")
             if s.profile:
-                for variant, conc in cells:
-                    add(s, provider, variant, conc, 0, "profile")
+                for cell in cells:
+                    add(s, provider, cell, 0, "profile")
     return trials
 
 

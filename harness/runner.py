@@ -56,6 +56,7 @@ __all__ = [
     "count_integrity_errors",
     "mock_summary",
     "run_scenarios",
+    "trial_files",
 ]
 
 # Where each provider lives on the mock; the uploader is configured with base URL + this.
@@ -258,6 +259,16 @@ def mock_summary(stats: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def trial_files(files: Sequence[LocalFile], trial: Trial) -> tuple[LocalFile, ...]:
+    """The files a trial uploads: all of them, or in a size sweep those of ``trial.size``."""
+    if trial.size is None:
+        return tuple(files)
+    chosen = tuple(f for f in files if f.size == trial.size)
+    if not chosen:
+        raise HarnessError(f"{trial.key}: the file set has no file of {trial.size} B")
+    return chosen
+
+
 def _null_metrics() -> dict[str, Any]:
     return dict.fromkeys(METRIC_NAMES)
 
@@ -443,6 +454,9 @@ class _Run:
             "mock": mock_summary(stats),
             "profile": None,
         }
+        if trial.size is not None:
+            # a sweep's point: harness.memory fits the heap peak against this size
+            entry["file_size_bytes"] = trial.size
         if result is not None:
             # Exactly the contract's keys, in its order, whatever else a worker sends.
             metrics = {name: result["metrics"].get(name) for name in METRIC_NAMES}
@@ -586,7 +600,7 @@ def run_scenarios(
                 for trial in trials:
                     if proxy is not None:
                         proxy.check_alive()
-                    files = filesets[scenario.name].files
+                    files = trial_files(filesets[scenario.name].files, trial)
                     runner.run_trial(scenario, trial, files, base_url, proxy)
             finally:
                 if proxy is not None:

@@ -65,7 +65,7 @@ _TOP_KEYS = (
     "network_faults",
     "thresholds",
 )
-_FILES_KEYS = ("count", "sizes", "content", "seed")
+_FILES_KEYS = ("count", "sizes", "content", "seed", "sweep")
 _PROVIDER_KEYS = ("kind", "purpose", "bucket")
 _DEFAULT_PURPOSE = "file-extract"
 _DEFAULT_BUCKET = "uploads"
@@ -111,16 +111,23 @@ _SETTING_ALIASES = _setting_aliases()
 
 @dataclass(frozen=True)
 class FilesSpec:
-    """The files of a scenario: ``sizes`` has one resolved size per file (``count`` items)."""
+    """The files of a scenario: ``sizes`` has one resolved size per file (``count`` items).
+    With ``sweep`` each trial uploads the files of one size only (:attr:`sweep_sizes`)."""
 
     count: int
     sizes: tuple[int, ...]
     content: str
     seed: int
+    sweep: bool = False
 
     @property
     def total_bytes(self) -> int:
         return sum(self.sizes)
+
+    @property
+    def sweep_sizes(self) -> tuple[int, ...]:
+        """The distinct sizes, ascending, when ``sweep``; ``()`` otherwise."""
+        return tuple(sorted(set(self.sizes))) if self.sweep else ()
 
 
 @dataclass(frozen=True)
@@ -256,8 +263,37 @@ def _files(c: _Checker, raw: object) -> tuple[FilesSpec, dict[str, Any]]:
             "files.sizes",
             f"must be a list of sizes or a distribution table, got {_show(raw_sizes)}",
         )
-    spec = FilesSpec(count=count, sizes=sizes, content=content, seed=seed)
-    return spec, {"count": count, "sizes": sizes_def, "content": content, "seed": seed}
+    sweep = files.get("sweep", False)
+    if not isinstance(sweep, bool):
+        raise c.fail("files.sweep", f"must be true or false, got {_show(sweep)}")
+    definition: dict[str, Any] = {
+        "count": count,
+        "sizes": sizes_def,
+        "content": content,
+        "seed": seed,
+    }
+    if sweep:
+        _check_sweep(c, raw_sizes, sizes, count)
+        # Written only when on: scenarios without a sweep keep the hashes (and the history)
+        # they had before the key existed.
+        definition["sweep"] = True
+    spec = FilesSpec(count=count, sizes=sizes, content=content, seed=seed, sweep=sweep)
+    return spec, definition
+
+
+def _check_sweep(c: _Checker, raw_sizes: object, sizes: Sequence[int], count: int) -> None:
+    # A distribution draws a different size for almost every file: "one trial per size"
+    # would then be one trial per file, which is not a sweep anyone means to run.
+    if not isinstance(raw_sizes, list):
+        raise c.fail("files.sweep", "needs files.sizes as a list of sizes, not a distribution")
+    if count < len(raw_sizes):
+        raise c.fail(
+            "files.count",
+            f"with sweep = true must be at least the number of sizes ({len(raw_sizes)}) so "
+            f"every size has a file, got {count}",
+        )
+    if len(set(sizes)) < 2:
+        raise c.fail("files.sweep", "needs at least two distinct sizes in files.sizes")
 
 
 def _distribution(

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.memory import memory_metric_rows, memory_row
+from harness.memory import memory_metric_rows, memory_row, memory_slope_by_variant
 from harness.results import timing_trials
 from harness.stats import median, ratio_of_medians
 from harness.thresholds import Threshold, evaluate_thresholds, parse_threshold
@@ -73,7 +73,9 @@ class ThresholdOutcome:
 
 @dataclass(frozen=True)
 class ScenarioSummary:
-    """A scenario's rows, threshold outcomes and the 50 MiB memory row when profiled."""
+    """A scenario's rows, threshold outcomes, the 50 MiB memory row when profiled, and
+    ``memory_fits`` (variant -> :meth:`harness.memory.Fit.as_dict`) when the profiled trials
+    cover two sizes or more (a size sweep)."""
 
     name: str
     baseline: str
@@ -82,6 +84,7 @@ class ScenarioSummary:
     harness_errors: int = 0
     memory: Mapping[str, Any] | None = None
     notes: tuple[str, ...] = field(default=())
+    memory_fits: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def thresholds_failed(self) -> int:
@@ -214,6 +217,10 @@ def _summarize_scenario(
         thresholds=tuple(outcomes),
         harness_errors=sum(errors.values()),
         memory=memory.as_dict() if memory else None,
+        memory_fits={
+            variant: fit.as_dict()
+            for variant, fit in sorted(memory_slope_by_variant(scenario["trials"]).items())
+        },
     )
 
 
@@ -314,6 +321,12 @@ def render_summary(summaries: Sequence[ScenarioSummary], console: Console) -> No
                 f"({m['reduction_pct']:.0f}% less)",
                 highlight=False,
             )
+        if summary.memory_fits:
+            slopes = ", ".join(
+                f"{escape(variant)} {fit['slope']:.3f}"
+                for variant, fit in summary.memory_fits.items()
+            )
+            console.print(f"  memory slope (heap peak per byte of file): {slopes}", highlight=False)
         if summary.harness_errors:
             console.print(
                 f"  [red]{summary.harness_errors} trial(s) failed in the harness[/] "

@@ -298,3 +298,44 @@ def test_worker_refuses_a_bad_spec_with_one_line(stdin: str, message: str) -> No
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
     assert message in lines[0]
+
+
+def test_a_size_sweep_uploads_one_size_per_trial_and_fits_the_profiled_peaks(
+    tmp_path: Path,
+) -> None:
+    scenario = tmp_path / "sweep.toml"
+    scenario.write_text(
+        TINY.format(
+            name="sweep",
+            variants='["async"]',
+            baseline="async",
+            repeats=1,
+            deadline="60s",
+            provider="kimi",
+            extra="",
+        )
+        .replace("profile = false", 'profile = true\nthresholds = ["async.memory_slope < 100"]')
+        .replace('sizes = ["64KiB"]', 'sizes = ["64KiB", "256KiB"]\nsweep = true')
+    )
+    out = tmp_path / "reports"
+    done = uploadbench(
+        "run", scenario, "--out", out, "--no-report", "--no-history", "--json",
+        "--cache-dir", tmp_path / "c",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    trials = trials_of(load_results("latest", reports_dir=out))
+    assert sorted((t["file_size_bytes"], t["profiled"]) for t in trials) == [
+        (65536, False),
+        (65536, True),
+        (262144, False),
+        (262144, True),
+    ]
+    for trial in trials:
+        assert trial["status"] == "ok"
+        assert [r["size"] for r in trial["records"]] == [trial["file_size_bytes"]]
+        assert trial["key"].startswith(f"sweep|kimi|async|c=2|size={trial['file_size_bytes']}|")
+    assert all(t["metrics"]["heap_peak_bytes"] > 0 for t in trials if t["profiled"])
+    (summary,) = json.loads(done.stdout)["scenarios"]
+    assert summary["memory_fits"]["async"]["sizes"] == [65536, 262144]
+    (check,) = summary["thresholds"]
+    assert check["passed"] is True

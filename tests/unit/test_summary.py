@@ -116,3 +116,27 @@ def test_bracketed_names_survive_rendering() -> None:
     assert "async[pooling=off]" in text
     assert "throughput async[pooling=off]/sync: 2.00x" in text
     assert "[bold]evil[/bold]" in text
+
+
+def test_a_size_sweep_evaluates_memory_slope_thresholds_and_reports_the_fits() -> None:
+    mib = 1024 * 1024
+    trials = []
+    for size in (8, 50, 128):
+        for variant, peak in (("sync", 3 * size * mib + mib), ("async", 6 * mib + size * 1024)):
+            trials.append(trial(variant, 1, 0, 10.0, file_size_bytes=size * mib))
+            profiled = trial(variant, 1, 0, 0.0, profiled=True, file_size_bytes=size * mib)
+            profiled["metrics"]["heap_peak_bytes"] = peak
+            trials.append(profiled)
+    (summary,) = summarize_run(
+        doc(trials, ["async.memory_slope < 0.05", "sync.memory_slope > 0.9"])
+    )
+    assert [t.passed for t in summary.thresholds] == [True, True]
+    assert summary.memory_fits["sync"]["slope"] == pytest.approx(3.0)
+    assert summary.memory_fits["async"]["slope"] == pytest.approx(1 / 1024)
+    assert summary.memory is not None
+    assert summary.memory["size_bytes"] == 50 * mib
+    console = Console(record=True, width=200)
+    render_summary([summary], console)
+    assert "memory slope (heap peak per byte of file): async 0.001, sync 3.000" in (
+        console.export_text()
+    )
