@@ -28,6 +28,7 @@ from uploader.api import PROVIDERS, Settings
 from uploader.variants import parse_variant
 
 __all__ = [
+    "CLAIM_KEYS",
     "CONTENT_KINDS",
     "SETTINGS_FIELDS",
     "FilesSpec",
@@ -39,6 +40,14 @@ __all__ = [
 ]
 
 CONTENT_KINDS = ("random", "zeros", "text")
+# The rows of the investigation's table (harness.report.data.CLAIMS) a scenario may measure.
+CLAIM_KEYS = (
+    "memory_50mb",
+    "throughput_10_files",
+    "latency_per_upload",
+    "timeout_rate",
+    "connection_overhead",
+)
 DISTRIBUTIONS = ("lognormal", "uniform")
 
 # Bounds that catch typos and keep a scenario from filling the disk or running for days.
@@ -51,6 +60,7 @@ MAX_DEADLINE_S = 24 * 3600.0
 _TOP_KEYS = (
     "name",
     "description",
+    "claim",
     "files",
     "providers",
     "variants",
@@ -162,6 +172,7 @@ class Scenario:
     faults: tuple[dict[str, Any], ...]
     network_faults: tuple[dict[str, Any], ...]
     thresholds: tuple[Threshold, ...]
+    claim: str | None = None
 
     def __hash__(self) -> int:  # the dict fields are not hashable; the content hash is
         return hash(self.hash)
@@ -545,6 +556,9 @@ def scenario_from_dict(
         raise c.fail("name", "required: text of 1..100 characters")
     name = c.text(top["name"], "name", 1, 100)
     description = c.text(top.get("description", ""), "description", 0, 2000)
+    claim = top.get("claim")
+    if claim is not None and claim not in CLAIM_KEYS:
+        raise c.fail("claim", f"must be one of {', '.join(CLAIM_KEYS)}, got {_show(claim)}")
     if "files" not in top:
         raise c.fail("files", "required: a [files] table with count and sizes")
     files, files_def = _files(c, top["files"])
@@ -610,6 +624,9 @@ def scenario_from_dict(
         "network_faults": network_faults,
         "thresholds": [t.canonical for t in thresholds],
     }
+    if claim is not None:
+        # only when set: scenarios without a claim keep the hashes their history is under
+        definition["claim"] = claim
     # Round-trip through JSON so `definition` is exactly what results.json will hold.
     definition = json.loads(json.dumps(definition))
     return Scenario(
@@ -631,6 +648,7 @@ def scenario_from_dict(
         faults=tuple(faults),
         network_faults=tuple(network_faults),
         thresholds=thresholds,
+        claim=claim,
     )
 
 

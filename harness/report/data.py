@@ -299,15 +299,16 @@ class ClaimRow:
 
 def _match_claims(scenarios: Sequence[ScenarioData]) -> dict[str, tuple[ScenarioData, str]]:
     """Claim key -> (scenario, how it was matched). A ``claim`` key in the scenario
-    definition wins; without any, names are matched, each scenario serving one claim at
-    most (``throughput-10-files-latency`` is the throughput row, not the latency row)."""
-    keyed = {s.claim: (s, "claim key") for s in reversed(scenarios) if s.claim}
-    if keyed:
-        # claim keys are in use: a scenario without one must not be guessed into a row
-        return keyed
-    matched: dict[str, tuple[ScenarioData, str]] = {}
-    taken: set[str] = set()
+    definition wins (the first scenario carrying it); a claim that no scenario carries
+    falls back to the name patterns, among scenarios without a ``claim`` key, each serving
+    one claim at most (``throughput-10-files-latency`` is the throughput row, not the
+    latency row)."""
+    matched = {s.claim: (s, "claim key") for s in reversed(scenarios) if s.claim}
+    # a scenario that names its claim never stands in for another one by its name
+    taken = {s.name for s in scenarios if s.claim}
     for claim in CLAIMS:
+        if claim.key in matched:
+            continue
         for pattern in claim.name_patterns:
             found = next(
                 (

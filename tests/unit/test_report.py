@@ -397,3 +397,33 @@ def test_a_claim_that_got_worse_says_so() -> None:
     (row,) = [r for r in claim_rows(scenarios_of(results)) if r.scenario]
     assert row.verdict == "not met"
     assert row.change_text.endswith("% higher")
+
+
+def test_a_claim_key_beats_a_name_and_names_still_fill_the_other_rows() -> None:
+    """A scenario's ``claim`` key wins over any name match; claims nobody carries fall back
+    to names among the scenarios without a key (and a keyed scenario is never guessed into
+    another row by its name)."""
+    specs = [
+        # its name matches the latency patterns, its key says throughput
+        ScenarioSpec("latency-under-load", "throughput_10_files", 64 * 1024, 3, (2,)),
+        ScenarioSpec("latency-per-upload", None, 64 * 1024, 3, (2,)),
+        ScenarioSpec("timeouts-x", None, 64 * 1024, 3, (2,)),
+    ]
+    rows = {r.claim.key: r for r in claim_rows(scenarios_of(make_results(specs=specs, repeats=2)))}
+    assert (rows["throughput_10_files"].scenario, rows["throughput_10_files"].matched_by) == (
+        "latency-under-load",
+        "claim key",
+    )
+    assert (rows["latency_per_upload"].scenario, rows["latency_per_upload"].matched_by) == (
+        "latency-per-upload",
+        "scenario name",
+    )
+    assert rows["timeout_rate"].scenario == "timeouts-x"
+    assert rows["connection_overhead"].scenario is None
+
+
+def test_the_report_knows_every_claim_a_scenario_may_name() -> None:
+    from harness.report.data import CLAIMS
+    from harness.scenario import CLAIM_KEYS
+
+    assert [c.key for c in CLAIMS] == list(CLAIM_KEYS)

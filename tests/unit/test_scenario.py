@@ -402,6 +402,7 @@ def test_scenario_is_frozen_and_hashable(tmp_path: Path) -> None:
 
 def test_public_names() -> None:
     assert set(scenario_module.__all__) == {
+        "CLAIM_KEYS",
         "CONTENT_KINDS",
         "SETTINGS_FIELDS",
         "FilesSpec",

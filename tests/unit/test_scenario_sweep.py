@@ -131,3 +131,32 @@ def test_the_shipped_memory_sweep_fits_a_slope_over_four_sizes() -> None:
     }
     profiled = [t for t in plan_trials([s]) if t.profiled]
     assert len(profiled) == 8  # 2 variants x 4 sizes
+
+
+def test_claim_is_validated_and_part_of_the_hash() -> None:
+    data = sweep()
+    plain = scenario_from_dict(data)
+    assert plain.claim is None
+    assert "claim" not in plain.definition  # unclaimed scenarios keep their old hashes
+    claimed = scenario_from_dict({**data, "claim": "memory_50mb"})
+    assert claimed.claim == "memory_50mb"
+    assert claimed.definition["claim"] == "memory_50mb"
+    assert claimed.hash != plain.hash
+    with pytest.raises(ScenarioError) as info:
+        scenario_from_dict({**data, "claim": "memory"}, source="x.toml")
+    assert info.value.field == "claim"
+    assert "must be one of memory_50mb, throughput_10_files" in str(info.value)
+
+
+def test_each_nightly_scenario_names_the_claim_it_measures() -> None:
+    claims = {
+        s.name: s.claim
+        for s in (load_scenario(p) for p in sorted((ROOT / "scenarios" / "nightly").glob("*.toml")))
+    }
+    assert claims == {
+        "connection-overhead": "connection_overhead",
+        "latency-per-upload": "latency_per_upload",
+        "memory-50mib": "memory_50mb",
+        "throughput-10-files-latency": "throughput_10_files",
+        "timeouts-under-faults": "timeout_rate",
+    }
