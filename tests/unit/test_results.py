@@ -344,3 +344,21 @@ def test_trial_spec_round_trips_through_json(tmp_path: Path) -> None:
 def test_malformed_trial_spec_is_a_harness_error() -> None:
     with pytest.raises(HarnessError, match="malformed trial spec"):
         TrialSpec.from_mapping({"trial_id": "x", "files": [{"path": "p"}]})
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_honour_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    # mkstemp's fixed 0600 hid results.json from the CI user that uploads the reports
+    old = os.umask(umask)
+    try:
+        results.atomic_write_text(tmp_path / "deep" / "a.txt", "x")
+        results.atomic_write_text(tmp_path / "deep" / "a.txt", "y")  # replacing keeps it
+        store = make_store(tmp_path / "runs")
+        store.finish("2026-11-28T10:31:00Z")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "deep" / "a.txt").read_text() == "y"
+    assert (tmp_path / "deep" / "a.txt").stat().st_mode & 0o777 == mode
+    assert store.path.stat().st_mode & 0o777 == mode
+    # no temp file left behind
+    assert [p.name for p in (tmp_path / "deep").iterdir()] == ["a.txt"]
