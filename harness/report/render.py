@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from harness.memory import memory_slope_by_variant
 from harness.report import tables
+from harness.report.ablation import ablation_table
 from harness.report.data import (
     ClaimRow,
     Headline,
@@ -243,6 +244,7 @@ def render_report(
                 "claim": scenario.claim,
                 "description": str(scenario.definition.get("description") or ""),
                 "measured": Markup(tables.measured_table(scenario)) if scenario.groups else None,  # noqa: S704
+                "ablation": _markup(ablation_table(scenario)),
                 "pivot": _markup(tables.checks_pivot(mine)),
                 "thresholds": _markup(tables.thresholds_table(mine)),
                 "all_checks": _markup(tables.checks_table(mine)) if mine else None,
