@@ -35,6 +35,7 @@ from harness.report.data import (
     scenarios_of,
 )
 from harness.report.format import fmt_bytes
+from harness.report.micro import micro_rows, micro_table
 from harness.report.plots import Plotter
 
 __all__ = ["REPORT_DATA_VERSION", "render_report", "report_data"]
@@ -191,13 +192,17 @@ def render_report(
     history: Sequence[Mapping[str, Any]] | None = None,
     environment_warnings: Sequence[str] = (),
     asset_prefix: str = "",
+    micro: Mapping[str, Any] | None = None,
+    micro_previous: Mapping[str, Any] | None = None,
 ) -> str:
     """The HTML report of one run.
 
     ``comparison`` is ``RunComparison.to_dict()``; ``history`` the earlier nights' summaries
     (oldest first or in any order: they are sorted by ``started_at``). ``asset_prefix`` is
     prepended to the relative links of run artefacts (flame graphs) when the page is written
-    somewhere else than the run directory. Missing parts render as "not measured" notes.
+    somewhere else than the run directory. ``micro``/``micro_previous`` are pytest-benchmark
+    JSON documents of this run and an earlier one. Missing parts render as "not measured"
+    notes.
     """
     scenarios = scenarios_of(results)
     claims = claim_rows(scenarios)
@@ -279,6 +284,7 @@ def render_report(
         memory_vs_size=_markup(plotter.memory_vs_size(scenarios)),
         memory_slopes=_memory_slopes(scenarios),
         sections=sections,
+        micro=_markup(micro_table(micro_rows(micro, micro_previous))) if micro else None,
         warnings=warnings,
         has_history=bool(history),
         history_nights=len({str(e.get("run_id")) for e in history or ()}),

@@ -9,6 +9,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.history import HistoryEntry, history_root, load_history
+from harness.report.micro import find_micro_results
 from harness.report.render import render_report
 from harness.results import atomic_write_text, load_results
 
@@ -92,8 +93,11 @@ def write_report(
     doc = load_results(run_dir) if results is None else results
     target = output if output is not None else run_dir / REPORT_FILE
     prefix = os.path.relpath(run_dir.resolve(), target.parent.resolve())
+    micro, micro_previous = find_micro_results(run_dir)
     html = render_report(
         doc,
+        micro=micro,
+        micro_previous=micro_previous,
         comparison=comparison,
         history=history,
         environment_warnings=environment_warnings,
