@@ -225,8 +225,19 @@ class _FileSource:
                     await af.seek(start)
                     pos = start
                     while pos < end and not stream.stopped:
-                        data = await af.read(min(self.chunk_size, end - pos))
-                        pos = await self._put(stream, data, pos)
+                        # Fill every free slot of the read-ahead in ONE thread call: a hop
+                        # per chunk cost a third of the throughput of a 256 MiB upload at
+                        # 256 KiB chunks (0.64x curl against 0.84x batched). Memory stays
+                        # bounded: slots are only free once their chunks were taken.
+                        free = max(1, stream.queue.maxsize - stream.queue.qsize())
+                        data = await af.read(min(free * self.chunk_size, end - pos))
+                        if not data:
+                            raise EOFError(f"{self.path.name} is shorter than expected at {pos}")
+                        view = memoryview(data)
+                        for at in range(0, len(data), self.chunk_size):
+                            if stream.stopped:
+                                break
+                            pos = await self._put(stream, view[at : at + self.chunk_size], pos)
             else:
                 # Bottleneck 1 on purpose: blocking reads inside the event loop.
                 with open(self.path, "rb") as f:  # noqa: ASYNC230
@@ -239,7 +250,7 @@ class _FileSource:
             if not stream.stopped:
                 await stream.queue.put(exc)
 
-    async def _put(self, stream: _Stream, data: bytes, pos: int) -> int:
+    async def _put(self, stream: _Stream, data: Chunk, pos: int) -> int:
         if not data:
             raise EOFError(f"{self.path.name} is shorter than expected at byte {pos}")
         if not stream.stopped:
