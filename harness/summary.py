@@ -323,7 +323,7 @@ def render_summary(summaries: Sequence[ScenarioSummary], console: Console) -> No
             )
         if summary.memory_fits:
             slopes = ", ".join(
-                f"{escape(variant)} {fit['slope']:.3f}"
+                f"{escape(variant)} {fit['slope']:.4f}"
                 for variant, fit in summary.memory_fits.items()
             )
             console.print(f"  memory slope (heap peak per byte of file): {slopes}", highlight=False)

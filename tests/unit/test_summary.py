@@ -137,6 +137,6 @@ def test_a_size_sweep_evaluates_memory_slope_thresholds_and_reports_the_fits() -
     assert summary.memory["size_bytes"] == 50 * mib
     console = Console(record=True, width=200)
     render_summary([summary], console)
-    assert "memory slope (heap peak per byte of file): async 0.001, sync 3.000" in (
+    assert "memory slope (heap peak per byte of file): async 0.0010, sync 3.0000" in (
         console.export_text()
     )
