@@ -50,7 +50,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[test,fast]")
     reports = ROOT / "reports"
     reports.mkdir(exist_ok=True)
-    args = session.posargs or ["scenarios/nightly"]
+    args = session.posargs or ["scenarios/nightly", "scenarios/memory-sweep.toml"]
     command = ["uploadbench", "run", *args, "--out", str(reports), "--against", "history"]
     session.log(" ".join(command))
     path = f"{session.bin}{os.pathsep}{os.environ.get('PATH', '')}"

@@ -240,10 +240,16 @@ def _names(request: Mapping[str, Any], name: str) -> bool:
     return False
 
 
-def count_connections(requests: Sequence[Mapping[str, Any]]) -> int:
-    """Connections the uploader used, as the mock saw them: distinct connection ids of the
-    trial's requests. (The mock's ``connections_accepted`` total would also count the
-    harness's own control connection whenever it had to reconnect.)"""
+def count_connections(stats: Mapping[str, Any]) -> int:
+    """Connections the uploader used, as the mock saw them: its ``provider_connections``
+    total, counted as requests arrive, so requests still held (a ``drop_response`` hang, a
+    killed worker's upload) and records dropped past the mock's cap count too. Its
+    ``connections_accepted`` would also count the harness's own control connections. An
+    older mock without that total: distinct connection ids of the recorded requests."""
+    totals = stats.get("totals", {})
+    if "provider_connections" in totals:
+        return int(totals["provider_connections"])
+    requests = stats.get("requests", [])
     return len({r.get("connection_id") for r in requests if r.get("connection_id") is not None})
 
 
@@ -256,6 +262,7 @@ def mock_summary(stats: Mapping[str, Any]) -> dict[str, Any]:
         "by_status": dict(totals.get("by_status", {})),
         "bytes_received": int(totals.get("bytes_received", 0)),
         "connections_accepted": int(totals.get("connections_accepted", 0)),
+        "provider_connections": count_connections(stats),
     }
 
 
@@ -465,7 +472,7 @@ class _Run:
                 {"name": f.name, "size": f.size, "content_hash": f.content_hash} for f in files
             ]
             metrics["integrity_errors"] = count_integrity_errors(local, records, requests)
-            metrics["connections_opened"] = count_connections(requests)
+            metrics["connections_opened"] = count_connections(stats)
             entry.update(metrics=metrics, records=records, profile=result.get("profile"))
         else:
             self.harness_errors += 1
