@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -13,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from harness.errors import HarnessError
 from harness.mockprovider.app import create_app, state_of
@@ -26,6 +28,20 @@ __all__ = ["MockServer"]
 _SHUTDOWN_TIMEOUT_S = 1.0
 # aiohttp reads 64 KiB at a time by default; bigger buffers mean fewer, larger chunks.
 _READ_BUFSIZE = 1 << 20
+
+
+class _HttpLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server logger, but a request that is not valid HTTP (a control character in
+    a header, a bad request line) is one warning line: aiohttp logs it as an error with a
+    traceback, and bad input is the client's fault, never the mock's."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if level >= logging.ERROR and isinstance(exc, HttpProcessingError):
+            detail = " ".join(str(exc).split())
+            self.logger.warning("mock: refused a malformed HTTP request (%s): %s", exc.code, detail)
+            return
+        super().log(level, msg, *args, **kwargs)
 
 
 class _CountingProtocol(asyncio.Protocol):
@@ -138,6 +154,7 @@ class MockServer:
             handler_cancellation=True,  # a stall or hang ends when the client gives up
             shutdown_timeout=_SHUTDOWN_TIMEOUT_S,
             read_bufsize=_READ_BUFSIZE,
+            logger=_HttpLog(logging.getLogger("aiohttp.server")),
         )
         await runner.setup()
         try:

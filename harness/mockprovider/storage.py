@@ -560,8 +560,10 @@ async def _list_objects(request: web.Request) -> web.StreamResponse:
     try:
         limit = int(doc.get("limit", 100))
         offset = int(doc.get("offset", 0))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # JSON's 1e999 is a float infinity
         raise ObjectError.invalid(state, "limit and offset must be integers") from None
+    if limit < 0 or offset < 0:
+        raise ObjectError.invalid(state, "limit and offset must not be negative")
     sort = doc.get("sortBy") or {}
     column = sort.get("column", "name") if isinstance(sort, dict) else "name"
     descending = isinstance(sort, dict) and str(sort.get("order", "asc")).lower() == "desc"
