@@ -5,7 +5,6 @@ print a summary per scenario, exit 0/1/2/3 (DESIGN.md)."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import random
@@ -104,10 +103,9 @@ class _Verdict:
 
 
 def _compare(doc: dict[str, Any], against: str | None, out_dir: Path) -> _Verdict:
-    """Thresholds, variant and (with ``against``) history checks from :mod:`harness.compare`
-    when it is installed; its exit code joins the summary's own threshold verdicts."""
-    if importlib.util.find_spec("harness.compare") is None:
-        return _Verdict(None, (), None)
+    """Thresholds, variant and (with ``against``) history checks from :mod:`harness.compare`;
+    its exit code joins the summary's own threshold verdicts. Lines are rich markup with every
+    name escaped."""
     from harness.compare import compare_against
 
     comparison = compare_against(doc, against, reports_dir=out_dir)
@@ -145,8 +143,6 @@ def exit_code_for(
 
 
 def _append_history(doc: dict[str, Any], out_dir: Path) -> str | None:
-    if importlib.util.find_spec("harness.history") is None:
-        return None
     from harness.history import append_run, history_root
 
     # Shards and interrupted runs are refused by append_run: merge or re-run first.
@@ -157,13 +153,15 @@ def _append_history(doc: dict[str, Any], out_dir: Path) -> str | None:
 
 
 def _write_report(
-    run_dir: Path, doc: dict[str, Any], comparison: dict[str, Any] | None
-) -> Path | None:
-    if importlib.util.find_spec("harness.report") is None:
-        return None
-    from harness.report import write_report
+    run_dir: Path, doc: dict[str, Any], comparison: dict[str, Any] | None, reports_dir: Path
+) -> Path:
+    """The run's HTML page, with the trends of the earlier nights of the same scenarios."""
+    from harness.report.write import load_report_history, write_report
 
-    return write_report(run_dir, doc, comparison=comparison)
+    history, warnings = load_report_history(reports_dir, doc)
+    return write_report(
+        run_dir, doc, comparison=comparison, history=history, environment_warnings=warnings
+    )
 
 
 class RunCommand:
@@ -257,10 +255,9 @@ class RunCommand:
             )
         if not args.no_history and (line := _append_history(doc, args.out)):
             extra.append(line)
-        if not args.no_report and (
-            report := _write_report(outcome.run_dir, doc, verdict.comparison)
-        ):
-            extra.append(f"report: {report}")
+        if not args.no_report:
+            report = _write_report(outcome.run_dir, doc, verdict.comparison, args.out)
+            extra.append(f"report: {escape(str(report))}")
         if args.json:
             payload: dict[str, Any] = {
                 "run_id": outcome.run_id,
