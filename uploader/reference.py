@@ -150,9 +150,12 @@ class _Stream:
 class _FileSource:
     """Reads byte ranges of one file as chunks.
 
-    With ``streaming`` at most ``read_ahead`` chunks wait in memory (s3transfer's
-    ``max_in_memory_upload_chunks``); without it the whole file is read once and kept
-    for the upload (bottleneck 2). ``async_io`` chooses aiofiles (reads in a thread) or a
+    With ``streaming`` at most ``read_ahead`` chunks wait in the queue (s3transfer's
+    ``max_in_memory_upload_chunks``); as they are read in batches and a batch's buffer
+    lives until its last chunk is sent, up to about twice that is held per upload
+    (measured: 3.2 MiB heap peak for one 256 MiB file, 15.6 MiB for 8 concurrent 4 MiB
+    files, against 7.6 MiB with a read per chunk). Without it the whole file is read once
+    and kept for the upload (bottleneck 2). ``async_io`` chooses aiofiles (reads in a thread) or a
     blocking ``read`` in the event loop (bottleneck 1).
     """
 
