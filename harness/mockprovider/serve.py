@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import tomllib
@@ -47,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--allow-non-loopback",
         action="store_true",
         help="allow --host to be a non-loopback address (exposes the mock to the network)",
+    )
+    parser.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop when the process that started the mock dies (even by SIGKILL)",
     )
     parser.add_argument("--faults", metavar="FILE", help="fault set: .json or .toml")
     parser.add_argument(
@@ -130,11 +136,27 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
     )
 
 
-async def _serve(config: MockConfig, port: int) -> None:
+# How often an --exit-with-parent mock looks whether its parent is still there: a killed
+# harness leaves no other trace the mock could wait on (its stdin is /dev/null).
+PARENT_POLL_S = 0.5
+
+
+async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
+    """Set ``stop`` once the process is re-parented: the one that started it has died."""
+    while not stop.is_set():
+        if os.getppid() != parent:
+            log.warning("mock provider: the process that started it (pid %d) is gone", parent)
+            stop.set()
+            return
+        await asyncio.sleep(PARENT_POLL_S)
+
+
+async def _serve(config: MockConfig, port: int, *, exit_with_parent: bool = False) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    watcher = asyncio.create_task(_watch_parent(os.getppid(), stop)) if exit_with_parent else None
     try:
         async with MockServer(config, port) as server:
             # the readiness signal: callers wait for this line, never sleep
@@ -144,6 +166,8 @@ async def _serve(config: MockConfig, port: int) -> None:
             await stop.wait()
             log.info("mock provider stopping")
     finally:
+        if watcher is not None:
+            watcher.cancel()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
 
@@ -154,7 +178,7 @@ def serve(args: argparse.Namespace) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
     try:
-        asyncio.run(_serve(config, args.port))
+        asyncio.run(_serve(config, args.port, exit_with_parent=args.exit_with_parent))
     except OSError as exc:  # pragma: no cover - bind errors are turned into HarnessError
         raise HarnessError(f"mock: {exc}") from None
     return 0
