@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import socket
 import string
 from collections import Counter
@@ -607,10 +608,122 @@ def test_fuzz_rest_queries(
     assert_provider_shape("rest", answer)
 
 
+fault_params = st.dictionaries(
+    st.sampled_from(
+        [
+            "type",
+            "rate",
+            "status",
+            "body",
+            "retry_after_s",
+            "style",
+            "max_in_flight",
+            "ms",
+            "jitter_ms",
+            "bytes_per_s",
+            "after_bytes",
+            "after_pct",
+            "stall_s",
+            "mode",
+            "max_count",
+            "target",
+            "junk",
+        ]
+    ),
+    st.one_of(
+        json_leaves,
+        st.sampled_from(
+            [
+                *("http_error", "rate_limit", "concurrency_cap", "latency", "slow_read"),
+                *("stall", "abort_mid_body", "drop_response", "fin", "rst", "hang", "html"),
+            ]
+        ),
+        st.dictionaries(
+            st.sampled_from(["provider", "method", "route", "x"]),
+            st.one_of(json_leaves, st.sampled_from(["kimi", "POST", "/files", "[", "**"])),
+            max_size=3,
+        ),
+    ),
+    max_size=6,
+)
+
+
+@FUZZ
+@given(
+    doc=st.one_of(
+        st.builds(
+            lambda seed, faults: {"seed": seed, "faults": faults},
+            st.one_of(st.integers(-(2**80), 2**80), json_leaves),
+            st.lists(fault_params, max_size=3),
+        ),
+        json_values,
+    ),
+    odd=st.tuples(
+        st.sampled_from(["rate", "ms", "stall_s", "after_pct", "retry_after_s", "status"]),
+        st.sampled_from([math.inf, -math.inf, math.nan, 1e308, 2**64]),
+    ),
+)
+def test_fuzz_control_faults(rig: Rig, doc: Any, odd: tuple[str, float]) -> None:
+    """``PUT /__mock/faults`` validates whatever it is sent: a 200 or a one-line 400."""
+    if isinstance(doc, dict) and doc.get("faults") and isinstance(doc["faults"][0], dict):
+        # numbers Python's json reads as inf or nan (1e999, NaN) in a fault's parameter
+        doc["faults"][0][odd[0]] = odd[1]
+    payload = json.dumps(doc).encode()
+    try:
+        answer = exchange(rig.port, "PUT", "/__mock/faults", [], payload)
+        rig.tried["control_faults"] += 1
+        assert answer is not None
+        assert answer.status in (200, 400), answer
+        body = answer.json()
+        if answer.status == 400:
+            assert set(body) == {"error"}, body
+            assert "\n" not in body["error"]
+    finally:
+        # no fuzzed fault may stay installed for the other targets
+        cleared = exchange(rig.port, "PUT", "/__mock/faults", [], b'{"faults": []}')
+        assert cleared is not None
+        assert cleared.status == 200
+
+
+FILES_BASES = [("kimi", "/kimi/v1/files"), ("glm", "/glm/api/paas/v4/files")]
+
+
+@FUZZ
+@given(
+    base=st.sampled_from(FILES_BASES),
+    file_id=st.one_of(st.none(), path_segments.map(lambda p: quote(p, safe="%"))),
+    suffix=st.sampled_from(["", "/content", "/"]),
+    method=st.sampled_from(["GET", "DELETE", "POST", "PUT"]),
+    query=st.lists(
+        st.tuples(
+            st.sampled_from(["limit", "after", "purpose", "order", "x"]),
+            st.one_of(st.sampled_from(["1e999", "-1", "0", "101", "file-extract"]), query_text),
+        ),
+        max_size=3,
+    ),
+)
+def test_fuzz_files_ids_and_queries(
+    rig: Rig,
+    base: tuple[str, str],
+    file_id: str | None,
+    suffix: str,
+    method: str,
+    query: list[tuple[str, str]],
+) -> None:
+    api, path = base
+    if file_id is not None:
+        path += "/" + file_id + suffix
+    qs = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query)
+    answer = exchange(rig.port, method, path + ("?" + qs if qs else ""), [AUTH])
+    rig.tried["files_ids_and_queries"] += 1
+    assert answer is not None
+    assert_provider_shape(api, answer)
+
+
 def test_fuzz_report_counts(rig: Rig) -> None:
     """Runs last in this module: the number of inputs the targets above tried."""
     print("\nfuzz inputs tried:", dict(rig.tried))
-    assert len(rig.tried) == 5, rig.tried
+    assert len(rig.tried) == 7, rig.tried
     assert min(rig.tried.values()) >= 100, rig.tried
     # memory bounded: records are capped, whatever arrived
     assert len(rig.server.state.stats.records) <= 5_000
