@@ -218,3 +218,43 @@ def test_an_unwritable_output_folder_is_one_line_and_exit_2_before_any_trial(
     assert str(blocker) in lines[0]
     # before any trial: not even the file set was made
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="uploadbench run --resume is not there yet (runner/run.py)")
+def test_resume_runs_only_the_missing_trials_and_completes_the_run(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    scenario = scenario_file(tmp_path)
+    common = ("--out", out, "--no-report", "--no-history", "--cache-dir", tmp_path / "c")
+    with started_run(tmp_path, scenario, *common) as proc:
+        wait_for_trials(proc, out, 2)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    results = next(out.glob("*/results.json"))
+    before = {t["key"]: t for t in trials_of(load_results(results))}
+    run_id = results.parent.name
+
+    # a scenario that changed since the run is refused, in one line
+    changed = tmp_path / "changed" / "crash.toml"
+    changed.parent.mkdir()
+    changed.write_text(scenario.read_text().replace("seed = 7", "seed = 8"))
+    refused = uploadbench("run", changed, *common, "--resume", run_id)
+    assert refused.returncode == 2, refused.stderr[-2000:]
+    assert "changed since the run" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    done = uploadbench("run", scenario, *common, "--resume", run_id)
+    assert done.returncode == 0, done.stderr[-2000:]
+    doc = load_results(results)
+    assert doc["complete"] is True
+    after = trials_of(doc)
+    keys = [t["key"] for t in after]
+    assert len(keys) == len(set(keys)) == 4  # every planned trial once
+    for key, trial in before.items():
+        assert next(t for t in after if t["key"] == key) == trial  # kept, not re-run
+    assert all(t["status"] == "ok" for t in after)
+    # the run is one run: no second results file
+    assert [p.parent.name for p in out.glob("*/results.json")] == [run_id]
+
+    again = uploadbench("run", scenario, *common, "--resume", run_id)
+    assert again.returncode == 2
+    assert "nothing to resume" in again.stderr
