@@ -21,7 +21,8 @@ SPY = "tests.hardening.hardening_variants"
 KEY_SINK_ENV = "UPLOADBENCH_TEST_KEY_SINK"  # hardening_variants.KEY_SINK_ENV (not importable)
 
 SCENARIO = """
-name = "keyscan"
+name = "keyscan <i>ks</i>"
+description = {description}
 variants = {variants}
 baseline = "async"
 concurrency = 2
@@ -40,11 +41,17 @@ kind = "kimi"
 """
 
 
+# Markup a scenario author (or a variant's command line) might smuggle into the report.
+HOSTILE_TEXT = "<script>alert('desc')</script><img src=x onerror=alert(1)>"
+
+
 def _run(
     tmp_path: Path, variants: list[str], *extra: str
 ) -> tuple[subprocess.CompletedProcess[bytes], Path]:
     scenario = tmp_path / "keyscan.toml"
-    scenario.write_text(SCENARIO.format(variants=json.dumps(variants)))
+    scenario.write_text(
+        SCENARIO.format(variants=json.dumps(variants), description=json.dumps(HOSTILE_TEXT))
+    )
     out = tmp_path / "reports"
     sink = tmp_path / "keys.txt"
     env = {**_clean_env(), KEY_SINK_ENV: str(sink)}
@@ -91,7 +98,7 @@ def test_the_api_key_is_in_no_output_of_a_real_run(tmp_path: Path) -> None:
         # the key in a command's argv, and a command that prints it before failing
         'cmd:curl -sS -f -H "Authorization: Bearer {key}" -F purpose=file-extract '
         "-F file=@{path} {url}",
-        'cmd:sh -c "echo key $0 >&2; exit 3" {key}',
+        'cmd:sh -c "echo key $0 >&2; exit 3 # <script>alert(2)</script>" {key}',
     ]
     done, out = _run(tmp_path, variants, "--json", "--cache-dir", str(tmp_path / "cache"))
     keys = _keys_seen(tmp_path)
@@ -108,6 +115,11 @@ def test_the_api_key_is_in_no_output_of_a_real_run(tmp_path: Path) -> None:
         assert needle not in done.stderr, "key on stderr"
     assert _files_holding(out, _needles(key)) == []
     assert _files_holding(tmp_path / "cache", _needles(key)) == []
+    # the hostile description and command line are text on the page, never markup
+    page = next(p for p in written if p.name == "index.html").read_text()
+    assert "alert(" in page  # they are shown ...
+    for markup in ("<script>alert", "<img src=x", "<i>ks</i>"):
+        assert markup not in page  # ... escaped
 
 
 @pytest.mark.xfail(
