@@ -22,7 +22,11 @@ from harness.mockprovider.config import HASH_ALGOS, MockConfig
 from harness.mockprovider.faults import FaultSpec, FaultValueError, validate_faults
 from harness.mockprovider.server import MockServer
 
-__all__ = ["add_arguments", "config_from_args", "load_faults_file", "serve"]
+__all__ = ["KEYS_ENV", "add_arguments", "config_from_args", "load_faults_file", "serve"]
+
+# The keys to accept when --keys is not given. An environment is readable only by its own
+# user (/proc/PID/environ is 0400), a command line by everyone (ps).
+KEYS_ENV = "UPLOADBENCH_MOCK_KEYS"
 
 log = logging.getLogger("uploadbench.mock")
 
@@ -61,7 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="'hash' keeps only digests and sizes; 'disk:DIR' also keeps content for downloads",
     )
     parser.add_argument(
-        "--keys", default="sk-test", help="comma-separated API keys to accept (default sk-test)"
+        "--keys",
+        default=None,
+        help=f"comma-separated API keys to accept (default: ${KEYS_ENV}, else sk-test); "
+        f"prefer ${KEYS_ENV} for real secrets: any local user can read a command line",
     )
     parser.add_argument("--hash", dest="hash_algo", choices=HASH_ALGOS, default="xxh3_128")
     parser.add_argument("--seed", type=int, default=None, help="fault seed (default 0)")
@@ -114,7 +121,8 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
     seed, faults = (None, ()) if not args.faults else load_faults_file(Path(args.faults))
     if args.seed is not None:
         seed = args.seed
-    keys = tuple(k.strip() for k in args.keys.split(",") if k.strip())
+    text = args.keys if args.keys is not None else os.environ.get(KEYS_ENV) or "sk-test"
+    keys = tuple(k.strip() for k in text.split(",") if k.strip())
     buckets = tuple(b.strip() for b in args.buckets.split(",") if b.strip())
     limits: dict[str, int] = {}
     if args.max_bytes is not None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -264,3 +265,30 @@ def test_the_mock_process_refuses_a_public_bind_without_the_flag() -> None:
     assert len(lines) == 1
     assert "not a loopback address" in lines[0]
     assert "--allow-non-loopback" in lines[0]
+
+
+def test_the_mock_takes_its_key_from_the_environment_not_the_command_line() -> None:
+    """``$UPLOADBENCH_MOCK_KEYS``: a secret in argv is readable by every local user (ps)."""
+    secret = "sk-env-" + "9" * 32
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.mockprovider", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**_clean_env(), "UPLOADBENCH_MOCK_KEYS": secret},
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()  # printed only once the socket accepts
+        assert secret not in " ".join(psutil.Process(proc.pid).cmdline())
+        with httpx.Client(base_url=url, trust_env=False, timeout=30) as client:
+            ok = client.get("/kimi/v1/files", headers={"Authorization": f"Bearer {secret}"})
+            default = client.get("/kimi/v1/files", headers={"Authorization": "Bearer sk-test"})
+        assert ok.status_code == 200
+        assert default.status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        if proc.stdout is not None:
+            proc.stdout.close()
