@@ -134,7 +134,7 @@ def test_sigkill_mid_run_keeps_every_finished_trial_readable(tmp_path: Path) -> 
         wait_for_trials(proc, out, 2)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    results = next(out.glob("*/results.json"))
+    results = next(out.glob("*/results.json")).resolve()
     doc = load_results(results)
     assert doc["complete"] is False
     trials = trials_of(doc)
@@ -191,7 +191,7 @@ def test_sigint_stops_cleanly_with_an_incomplete_report_and_exit_130(tmp_path: P
     stderr = (tmp_path / "run.stderr").read_text()
     assert code == 130, stderr[-2000:]
     assert "Traceback" not in stderr
-    run_dir = next(out.glob("*/results.json")).parent
+    run_dir = next(out.glob("*/results.json")).resolve().parent
     doc = load_results(run_dir / "results.json")
     assert doc["complete"] is False
     assert 1 <= len(trials_of(doc)) < 4
@@ -227,9 +227,15 @@ def test_resume_runs_only_the_missing_trials_and_completes_the_run(tmp_path: Pat
     common = ("--out", out, "--no-report", "--no-history", "--cache-dir", tmp_path / "c")
     with started_run(tmp_path, scenario, *common) as proc:
         wait_for_trials(proc, out, 2)
+        mocks = [p for p in _descendants(proc.pid) if "harness.mockprovider" in p.cmdline()]
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    results = next(out.glob("*/results.json"))
+        # the run's key is not on the mock's command line, and the orphaned mock goes
+        assert len(mocks) == 1
+        assert not [arg for arg in mocks[0].cmdline() if arg.startswith("--keys")]
+        _, alive = psutil.wait_procs(mocks, timeout=30)
+        assert not alive, "the mock outlived the killed run"
+    results = next(out.glob("*/results.json")).resolve()
     before = {t["key"]: t for t in trials_of(load_results(results))}
     run_id = results.parent.name
 
@@ -253,7 +259,7 @@ def test_resume_runs_only_the_missing_trials_and_completes_the_run(tmp_path: Pat
         assert next(t for t in after if t["key"] == key) == trial  # kept, not re-run
     assert all(t["status"] == "ok" for t in after)
     # the run is one run: no second results file
-    assert [p.parent.name for p in out.glob("*/results.json")] == [run_id]
+    assert {p.resolve().parent.name for p in out.glob("*/results.json")} == {run_id}
 
     again = uploadbench("run", scenario, *common, "--resume", run_id)
     assert again.returncode == 2
