@@ -346,7 +346,8 @@ def _variant_order(scenario: Mapping[str, Any]) -> list[str]:
 class _Layout:
     """Which concurrencies each (provider, variant) ran at. A variant run at one concurrency
     only (the plan runs the sequential ``sync`` baseline at c=1) stands in for itself at
-    every concurrency of its provider -- the same pairing as :mod:`harness.summary`."""
+    every concurrency of its provider -- the same pairing as :mod:`harness.summary`, which
+    also decides where thresholds are checked (:meth:`threshold_groups`)."""
 
     def __init__(self, trials: Iterable[Mapping[str, Any]]) -> None:
         self.concurrencies: dict[tuple[str, str], set[int]] = {}
@@ -362,12 +363,18 @@ class _Layout:
             return next(iter(ran))
         return concurrency
 
-    def stands_in(self, provider: str, variant: str, concurrency: int) -> bool:
-        """True for a single-concurrency variant's own cell when its provider also runs
-        other concurrencies (it is compared at theirs, not on its own)."""
-        ran = self.concurrencies.get((provider, variant), set())
-        others = {c for (p, _), cs in self.concurrencies.items() if p == provider for c in cs}
-        return ran == {concurrency} and len(others) > 1
+    def threshold_groups(self, baseline: str) -> list[tuple[str, int]]:
+        """Where thresholds are checked, as :mod:`harness.summary` checks them: each
+        provider at each concurrency its non-baseline variants ran at (the baseline stands
+        in there); the baseline's own concurrencies when it ran alone. A baseline run at
+        c=1 beside variants at c=4 is therefore checked at c=4 only: a c=1 group would
+        copy the c=4 variants' data into checks that no trial measured."""
+        groups: set[tuple[str, int]] = set()
+        for provider in {p for p, _ in self.concurrencies}:
+            mine = {v: cs for (p, v), cs in self.concurrencies.items() if p == provider}
+            others = [cs for v, cs in mine.items() if v != baseline] or list(mine.values())
+            groups.update((provider, c) for cs in others for c in cs)
+        return sorted(groups)
 
 
 def compare_variants(scenario: Mapping[str, Any], policy: Policy | None = None) -> list[Check]:
@@ -448,12 +455,11 @@ def threshold_checks(scenario: Mapping[str, Any]) -> list[Check]:
     for trial in scenario["trials"]:
         if trial.get("profiled") and trial.get("status") == "ok":
             profiled.setdefault(cell_of(trial), []).append(trial)
-    groups_all = sorted({(p, c) for p, _, c in timing})
-    groups_own = sorted({(p, c) for p, v, c in timing if not layout.stands_in(p, v, c)})
+    baseline = str(scenario.get("baseline") or "sync")
     groups: dict[tuple[str, int], dict[str, list[dict[str, float]]]] = {}
-    for provider, concurrency in groups_own or groups_all:
+    for provider, concurrency in layout.threshold_groups(baseline):
         per_variant: dict[str, list[dict[str, float]]] = {}
-        for variant in sorted({v for p, v, _ in timing if p == provider}):
+        for variant in sorted({v for p, v in layout.concurrencies if p == provider}):
             cell = (provider, variant, layout.resolve(provider, variant, concurrency))
             rows = [dict(t["metrics"]) for t in timing.get(cell, [])]
             for extra in memory_metric_rows(profiled.get(cell, [])).values():

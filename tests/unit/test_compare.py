@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from verdict_data import make_results, make_scenario
 
-from harness import compare, history
+from harness import compare, history, summary
 from harness.compare import Policy
 from harness.errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION, ResultsError
 
@@ -201,6 +201,61 @@ def test_thresholds_are_checks_and_gate() -> None:
     assert result.exit_code == EXIT_REGRESSION
     assert result.summary["fail"] == 1
     assert result.summary["gating"]["pass"] == 2
+
+
+def _smoke_layout(thresholds: list[str]) -> dict[str, object]:
+    """The smoke suite's shape: three providers, ``sync`` at c=1 (sequential), the other
+    variants at c=4; naive-async is slow enough to fail a ratio threshold."""
+    base = make_scenario(
+        "smoke",
+        seed=3,
+        variants=("sync",),
+        providers=("kimi", "glm", "supabase"),
+        concurrency=(1,),
+        repeats=3,
+    )
+    rest = make_scenario(
+        "smoke",
+        seed=4,
+        variants=("naive-async", "async"),
+        providers=("kimi", "glm", "supabase"),
+        concurrency=(4,),
+        repeats=3,
+        slowdown={"naive-async": 2.0},
+    )
+    return {
+        **base,
+        "baseline": "sync",
+        "definition": {
+            "name": "smoke",
+            "variants": ["sync", "naive-async", "async"],
+            "thresholds": thresholds,
+        },
+        "trials": base["trials"] + rest["trials"],
+    }
+
+
+def test_thresholds_on_the_smoke_layout_are_the_summarys_checks() -> None:
+    # The sequential sync baseline at c=1 beside the other variants at c=4: thresholds are
+    # checked at c=4 only, never copied into an "async c=1" group that nothing measured.
+    texts = [
+        "async.success_rate >= 100%",
+        "async.integrity_errors < 1",
+        "naive-async/sync.throughput_bytes_per_s > 1.0x",
+    ]
+    doc = make_results("run-01", [_smoke_layout(texts)])
+    checks = compare.threshold_checks(doc["scenarios"][0])
+    outcomes = summary.summarize_run(doc)[0].thresholds
+    assert len(checks) == len(outcomes) == 9
+    assert sorted((c.provider, c.concurrency, c.baseline, c.verdict) for c in checks) == sorted(
+        (o.provider, o.concurrency, o.threshold, {True: "pass", False: "fail"}[bool(o.passed)])
+        for o in outcomes
+    )
+    assert {c.concurrency for c in checks} == {4}
+    assert [c.verdict for c in checks].count("fail") == 3  # naive-async at half sync's speed
+    result = compare.compare_run(doc)
+    assert (result.summary["pass"], result.summary["fail"]) == (6, 3)
+    assert "smoke / kimi / async / c=1" not in compare.to_junit_xml(result)
 
 
 def test_missing_threshold_data_is_inconclusive() -> None:
