@@ -43,9 +43,11 @@ SETTLE_S = 10.0
 
 
 @contextmanager
-def mock_process(tmp_path: Path) -> Iterator[tuple[psutil.Process, str]]:
+def mock_process(
+    tmp_path: Path, faults_doc: dict[str, object] = FAULTS
+) -> Iterator[tuple[psutil.Process, str]]:
     faults = tmp_path / "faults.json"
-    faults.write_text(json.dumps(FAULTS))
+    faults.write_text(json.dumps(faults_doc))
     log = (tmp_path / "mock.log").open("wb")
     argv = [sys.executable, "-m", "harness.mockprovider", "--port", "0", "--keys", KEY]
     proc = subprocess.Popen(
@@ -116,14 +118,22 @@ class PeakFds:
         self._thread.join(timeout=5)
 
 
-async def upload_all(url: str, count: int, folder: str) -> Counter[str]:
-    """``count`` uploads at once, each on its own connection; outcome per upload."""
+async def upload_all(
+    url: str,
+    count: int,
+    folder: str,
+    *,
+    connections: int | None = None,
+    timeout_s: float = 60.0,
+) -> Counter[str]:
+    """``count`` uploads at once, each on its own connection (or sharing a keep-alive pool
+    of ``connections``); outcome per upload."""
     body = b"u" * SIZE
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/octet-stream"}
     outcomes: Counter[str] = Counter()
     start = asyncio.Event()
-    connector = aiohttp.TCPConnector(limit=count, force_close=True)
-    timeout = aiohttp.ClientTimeout(total=60)
+    connector = aiohttp.TCPConnector(limit=connections or count, force_close=connections is None)
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
         async def one(i: int) -> None:
@@ -133,7 +143,7 @@ async def upload_all(url: str, count: int, folder: str) -> Counter[str]:
                 async with session.post(target, data=body, headers=headers) as resp:
                     await resp.read()
                     outcomes[str(resp.status)] += 1
-            except (aiohttp.ClientError, ConnectionError) as exc:
+            except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
                 outcomes[type(exc).__name__] += 1
 
         tasks = [asyncio.create_task(one(i)) for i in range(count)]
@@ -196,3 +206,35 @@ def test_a_thousand_concurrent_faulty_uploads_leak_nothing(tmp_path: Path) -> No
     log = (tmp_path / "mock.log").read_text()
     assert "Traceback" not in log
     assert "mock handler failed" not in log
+
+
+HANG_FAULTS = {
+    "seed": 5,
+    "faults": [
+        {"type": "stall", "after_bytes": 100, "stall_s": 600, "rate": 0.03},
+        {"type": "drop_response", "mode": "hang", "rate": 0.03},
+    ],
+}
+
+
+def test_stalled_and_hung_requests_are_released_once_their_clients_give_up(
+    tmp_path: Path,
+) -> None:
+    """A stall or a hang holds a request for up to an hour unless the mock notices the
+    client has gone: clients that time out must leave no descriptor or connection."""
+    with mock_process(tmp_path, HANG_FAULTS) as (proc, url):
+        fds_idle = open_fds(proc.pid)
+        outcomes = asyncio.run(upload_all(url, 300, "hang", connections=50, timeout_s=2.0))
+        fds1, conns1 = settled(proc, fds_idle, 0)
+        totals = stats(url)
+        print(
+            f"\nhang: 300 uploads {dict(outcomes)}; mock fds {fds_idle}->{fds1}, "
+            f"connections ->{conns1}, faults {totals.get('faults_applied')}"
+        )
+    assert sum(outcomes.values()) == 300
+    assert outcomes["TimeoutError"] + outcomes["ServerTimeoutError"] > 0, outcomes
+    assert outcomes["200"] >= 250, outcomes
+    assert fds1 <= fds_idle, f"descriptors held after the clients left: {fds_idle} -> {fds1}"
+    assert conns1 == 0, f"connections left open: {conns1}"
+    log = (tmp_path / "mock.log").read_text()
+    assert "Traceback" not in log
