@@ -58,7 +58,14 @@ class Group:
 
     @property
     def label(self) -> str:
+        """``variant c=N``: for places that show the provider apart (plot legends)."""
         return f"{self.variant} c={self.concurrency}"
+
+    @property
+    def qualified_label(self) -> str:
+        """``provider / variant c=N``: for text read out of its table, where ``async c=4``
+        alone would not say which of several providers is meant."""
+        return f"{self.provider} / {self.label}" if self.provider else self.label
 
     def values(self, metric: str) -> list[float]:
         """The metric of every repeat, nulls left out."""
@@ -672,9 +679,9 @@ def report_warnings(
         for group in scenario.groups:
             cv = group.cv("wall_s")
             if cv is not None and cv > NOISE_CV_LIMIT:
-                noisy.append(f"{scenario.name} / {group.label} ({cv * 100:.0f}%)")
+                noisy.append(f"{scenario.name} / {group.qualified_label} ({cv * 100:.0f}%)")
             if len(group.trials) < MIN_REPEATS_FOR_SIGNIFICANCE:
-                few.append(f"{scenario.name} / {group.label} (n={len(group.trials)})")
+                few.append(f"{scenario.name} / {group.qualified_label} (n={len(group.trials)})")
     if noisy:
         shown = ", ".join(noisy[:8]) + (f" and {len(noisy) - 8} more" if len(noisy) > 8 else "")
         out.append(

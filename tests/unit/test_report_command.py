@@ -124,3 +124,21 @@ def test_a_baseline_run_from_another_machine_is_refused_or_warned(
     assert main([*base, "--any-environment"]) == 0
     page = (run_dir / "index.html").read_text(encoding="utf-8")
     assert "The baseline run old ran on another environment (fingerprint fedcba9876543210" in page
+
+
+def test_warnings_name_the_provider_of_each_group() -> None:
+    # Three providers ran "async c=4": a warning must say which one it means.
+    from verdict_data import make_results as make_verdict_results
+    from verdict_data import make_scenario
+
+    from harness.report.data import report_warnings, scenarios_of
+
+    scenario = make_scenario("smoke", seed=1, providers=("kimi", "glm", "supabase"), repeats=2)
+    doc = make_verdict_results("run-01", [scenario])
+
+    warnings = report_warnings(doc, scenarios_of(doc), history=None, comparison=None)
+
+    few = [w for w in warnings if w.startswith("Too few repeats")]
+    assert len(few) == 1
+    for provider in ("kimi", "glm", "supabase"):
+        assert f"smoke / {provider} / async c=4 (n=2)" in few[0]
