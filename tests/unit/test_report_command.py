@@ -142,3 +142,41 @@ def test_warnings_name_the_provider_of_each_group() -> None:
     assert len(few) == 1
     for provider in ("kimi", "glm", "supabase"):
         assert f"smoke / {provider} / async c=4 (n=2)" in few[0]
+
+
+@pytest.mark.filterwarnings("ignore::scipy.stats.DegenerateDataWarning")
+def test_report_compares_as_run_does_by_default(tmp_path: Path) -> None:
+    # A run gated on nothing (run's default) must not turn into a regression when its page
+    # is re-rendered: report takes run's default and says which comparison the page shows.
+    import argparse
+
+    from harness.commands.report import COMMAND as REPORT
+    from harness.commands.run import COMMAND as RUN
+
+    defaults = []
+    for command in (RUN, REPORT):
+        parser = argparse.ArgumentParser()
+        command.configure(parser)
+        defaults.append(parser.get_default("against"))
+    assert defaults[0] == defaults[1] == "none"
+
+    reports = tmp_path / "reports"
+    for night in range(3):
+        earlier = make_results(
+            specs=SPECS, seed=night, repeats=4, run_id=f"night{night}",
+            started_at=f"2026-11-2{night}T02:00:00Z", profiled=False, records=False,
+        )  # fmt: skip
+        append_run(history_root(reports), earlier)
+    slow = make_results(specs=SPECS, repeats=4, slowdown={"throughput-10-files/async": 1.6})
+    run_dir = _store(reports, slow)
+    point_latest(reports, slow["run_id"])
+
+    assert main(["report", "latest", "--reports", str(reports)]) == 0
+    page = (run_dir / "index.html").read_text(encoding="utf-8")
+    assert 'id="exit-code">0<' in page
+    assert "against none;" in page
+
+    assert main(["report", "latest", "--reports", str(reports), "--against", "history"]) == 0
+    page = (run_dir / "index.html").read_text(encoding="utf-8")
+    assert 'id="exit-code">1<' in page
+    assert "against history;" in page
