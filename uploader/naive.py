@@ -20,22 +20,23 @@ import httpx
 
 from uploader import protocol
 from uploader.api import LocalFile, Outcome, OutcomeClass, Settings, Target
+from uploader.timeouts import legacy_timeout_s
 
 __all__ = ["NaiveAsyncUploader"]
 
 Clock = Callable[[], float]
-DEFAULT_TIMEOUT_S = 300.0
 
 
 class NaiveAsyncUploader:
-    """The naive :class:`~uploader.api.AsyncUploader`; no retries, one fixed timeout."""
+    """The naive :class:`~uploader.api.AsyncUploader`; no retries, one fixed timeout per
+    network operation (:func:`uploader.timeouts.legacy_timeout_s`)."""
 
     def __init__(
         self,
         *,
         clock: Clock = time.perf_counter,
         wall_clock: Clock = time.time,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
+        timeout_s: float | None = None,
     ) -> None:
         self._clock = clock
         self._wall_clock = wall_clock
@@ -53,7 +54,9 @@ class NaiveAsyncUploader:
         stored = 0
         outcome: OutcomeClass = "ok"
         error: str | None = None
-        timeout = httpx.Timeout(self.timeout_s, connect=settings.connect_timeout_s)
+        timeout = httpx.Timeout(
+            legacy_timeout_s(settings, self.timeout_s), connect=settings.connect_timeout_s
+        )
         try:
             # Bottleneck 1, as written in the wild: a blocking whole-file read in a coroutine.
             with open(file.path, "rb") as f:  # noqa: ASYNC230

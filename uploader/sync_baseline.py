@@ -2,8 +2,10 @@
 
 Sequential; each file is read whole into memory; a new connection per upload; the
 metadata row is inserted with a blocking call after each upload; no retries (the legacy
-code had none) but a generous fixed timeout so it never hangs. httpx for Kimi and GLM,
-the official ``supabase`` client for Supabase, as the seed system used them.
+code had none) and one fixed timeout per network operation, whatever the file's size
+(``Settings.min_timeout_s`` unless one is given): the legacy had no "timeout prediction".
+httpx for Kimi and GLM, the official ``supabase`` client for Supabase, as the seed system
+used them.
 
 Metadata rows go to :func:`uploader.protocol.metadata_url` of the target; where no table
 is known (a real Kimi or GLM URL) none is recorded.
@@ -24,35 +26,40 @@ from supabase.lib.client_options import SyncClientOptions
 
 from uploader import protocol
 from uploader.api import LocalFile, Outcome, OutcomeClass, Settings, Target
+from uploader.timeouts import legacy_timeout_s
 
 __all__ = ["SyncBaselineUploader"]
 
 Clock = Callable[[], float]
-# The legacy code's single timeout, generous enough for 100 MB at ~1 MB/s.
-DEFAULT_TIMEOUT_S = 300.0
 
 
 class SyncBaselineUploader:
     """The legacy :class:`~uploader.api.SyncUploader`. ``clock`` stamps outcomes,
-    ``wall_clock`` reads HTTP-date answers, ``timeout_s`` is the one fixed timeout."""
+    ``wall_clock`` reads HTTP-date answers, ``timeout_s`` is the one fixed timeout of each
+    network operation (connect aside); ``None`` takes ``settings.min_timeout_s``, so a
+    scenario sets the legacy timeout the same way for every variant."""
 
     def __init__(
         self,
         *,
         clock: Clock = time.perf_counter,
         wall_clock: Clock = time.time,
-        timeout_s: float = DEFAULT_TIMEOUT_S,
+        timeout_s: float | None = None,
     ) -> None:
         self._clock = clock
         self._wall_clock = wall_clock
         self.timeout_s = timeout_s
+
+    def _timeout(self, settings: Settings) -> httpx.Timeout:
+        fixed = legacy_timeout_s(settings, self.timeout_s)
+        return httpx.Timeout(fixed, connect=settings.connect_timeout_s)
 
     def upload_many(
         self, files: Sequence[LocalFile], target: Target, settings: Settings
     ) -> list[Outcome]:
         project = protocol.supabase_project_url(target)
         wanted = target.provider == "supabase" or target.record_metadata
-        timeout = httpx.Timeout(self.timeout_s, connect=settings.connect_timeout_s)
+        timeout = self._timeout(settings)
         # The official client's own httpx client, given the legacy fixed timeout.
         with httpx.Client(timeout=timeout) as http:
             supabase: Client | None = None
@@ -121,7 +128,7 @@ class SyncBaselineUploader:
         req = protocol.openai_upload(
             target, file.name, len(data), boundary=f"uploadbench-{secrets.token_hex(12)}"
         )
-        timeout = httpx.Timeout(self.timeout_s, connect=settings.connect_timeout_s)
+        timeout = self._timeout(settings)
         # A new client per upload: the legacy code's connection per upload.
         with httpx.Client(timeout=timeout) as client:
             resp = client.post(

@@ -14,12 +14,19 @@ from typing import Any, Literal, TypeVar
 
 from uploader.api import Settings
 
-__all__ = ["StallWatchdog", "UploadTimeout", "deadline_s", "run_watched"]
+__all__ = ["StallWatchdog", "UploadTimeout", "deadline_s", "legacy_timeout_s", "run_watched"]
 
 T = TypeVar("T")
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[Any]]
 Reason = Literal["stall", "deadline"]
+
+
+def legacy_timeout_s(settings: Settings, override: float | None = None) -> float:
+    """The baselines' one fixed timeout per network operation, whatever the file's size:
+    ``override`` if given, else ``settings.min_timeout_s``. The legacy code had no timeout
+    prediction; a scenario sets this timeout the same way for every variant."""
+    return settings.min_timeout_s if override is None else override
 
 
 def deadline_s(size: int, settings: Settings) -> float:
