@@ -35,7 +35,18 @@ from harness.errors import HarnessError, ResultsError
 from harness.history import scenario_samples
 from harness.results import load_results
 
-__all__ = ["COMMAND", "CalibrateCommand", "Calibration", "MetricNoise", "calibrate"]
+__all__ = [
+    "CALIBRATION_DIR",
+    "COMMAND",
+    "CalibrateCommand",
+    "Calibration",
+    "MetricNoise",
+    "calibrate",
+]
+
+# Live A/A runs go to REPORTS/calibration/<run-id>: the runner points its out dir's
+# ``latest`` at every run it finishes, and calibration runs are not the run users mean.
+CALIBRATION_DIR = "calibration"
 
 
 @dataclass(frozen=True)
@@ -291,14 +302,14 @@ class CalibrateCommand:
         for index in range(args.runs):
             outcome = run_scenarios(
                 scenarios,
-                out_dir=args.reports,
+                out_dir=args.reports / CALIBRATION_DIR,
                 repeats=args.repeats,
                 seed=args.seed + index,
                 clock=lambda: datetime.now(UTC),
                 rng=random.Random(),
                 cache_dir=args.cache_dir or default_cache_dir(),
             )
-            print(f"A/A run {index + 1}/{args.runs}: {outcome.run_id}", file=sys.stderr)
+            print(f"A/A run {index + 1}/{args.runs}: {outcome.results_path}", file=sys.stderr)
             docs.append(outcome.document)
         return docs
 

@@ -27,7 +27,12 @@ from harness.errors import HarnessError, ResultsError
 from harness.history import history_root, load_history
 from harness.results import atomic_write_text, load_results
 
-__all__ = ["COMMAND", "CompareCommand", "confirm_suspects", "parse_metric"]
+__all__ = ["COMMAND", "CONFIRM_DIR", "CompareCommand", "confirm_suspects", "parse_metric"]
+
+# Confirmation re-runs go to REPORTS/confirmations/<run-id>: the runner points its out
+# dir's ``latest`` at every run it finishes, and a re-run is not the run users mean by
+# ``latest``. They are never added to the history (the runner does not append; run does).
+CONFIRM_DIR = "confirmations"
 
 
 def parse_metric(text: str) -> str:
@@ -127,7 +132,8 @@ def confirm_suspects(
                 added += 1
         notes.append(
             f"{entry['name']}: re-ran {', '.join(variants)} as run {outcome.run_id} "
-            f"({added} trials, {outcome.harness_errors} harness errors); verdicts pool both runs"
+            f"({added} trials, {outcome.harness_errors} harness errors, "
+            f"{outcome.results_path}); verdicts pool both runs"
         )
     return merged, notes
 
@@ -167,7 +173,8 @@ class CompareCommand:
         parser.add_argument(
             "--confirm",
             action="store_true",
-            help="re-run suspected regressions (same scenario files) and decide on both runs",
+            help="re-run suspected regressions (same scenario files, written under "
+            f"REPORTS/{CONFIRM_DIR}/) and decide on both runs",
         )
         parser.add_argument(
             "--scenarios",
@@ -202,7 +209,7 @@ class CompareCommand:
                 results,
                 comparison,
                 scenario_paths=args.scenarios or [Path("scenarios")],
-                out_dir=args.reports,
+                out_dir=args.reports / CONFIRM_DIR,
                 seed=args.seed + 1,
                 cache_dir=args.cache_dir or default_cache_dir(),
             )
