@@ -56,6 +56,21 @@ def bench(session: nox.Session) -> None:
     path = f"{session.bin}{os.pathsep}{os.environ.get('PATH', '')}"
     code = subprocess.call(command, env={**os.environ, "PATH": path}, cwd=ROOT)
     (reports / "bench-exit-code").write_text(f"{code}\n")
+    latest = reports / "latest"
+    if code != 2 and (latest / "results.json").exists():
+        # Micro-benchmarks of the hot paths into the run's folder, then the page again so
+        # it shows them against the previous night's (they describe, they do not gate).
+        session.run(
+            "pytest",
+            "benchmarks/micro",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--benchmark-json={latest / 'micro-benchmarks.json'}",
+        )
+        session.run(
+            "uploadbench", "report", "latest", "--reports", str(reports), "--against", "history"
+        )
     if code == 3:
         session.warn("inconclusive: too few samples or too much noise to decide (exit 3)")
     elif code != 0:
