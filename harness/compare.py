@@ -17,7 +17,9 @@ Defaults, chosen for a shared 2-core CI box where repeat-to-repeat noise of 5-15
 - run-to-run noise: repeats within one run share its machine state (on a shared box whole
   runs shift by 10-30%), so against >= 2 history runs a check's min effect is raised to the
   95% prediction interval of one more run's median (:func:`harness.stats.run_to_run_floor`);
-  the reason says so. Against a single run that noise is unknown and not accounted for.
+  the reason says so. One run (``--against RUN``) says nothing of that noise, so its checks
+  take the floor from the >= 2 comparable history runs older than the run when the history
+  has them; otherwise a note says the floor is unknown and false alarms are likelier.
 
 What gates the exit code (DESIGN.md): thresholds, and history checks on the *gating
 metrics* (:data:`DEFAULT_GATING_METRICS`, or those chosen with ``--metric``). Variant checks
@@ -497,14 +499,20 @@ def threshold_checks(scenario: Mapping[str, Any]) -> list[Check]:
     return checks
 
 
+_Runs = Sequence[Mapping[GroupKey, Mapping[str, Sequence[float]]]]
+
+
 def _baseline_checks(
     scenario: Mapping[str, Any],
-    runs: Sequence[Mapping[GroupKey, Mapping[str, Sequence[float]]]],
+    runs: _Runs,
     label: str,
     policy: Policy,
+    noise_runs: _Runs | None = None,
 ) -> list[Check]:
     """History-kind checks of ``scenario`` against the pooled repeats of ``runs`` (one per
-    earlier run), the min effect raised to the runs' run-to-run noise when there are >= 2."""
+    earlier run), the min effect raised to the run-to-run noise of ``noise_runs`` (default:
+    ``runs``) where they hold >= 2 runs of a group."""
+    floor_runs = runs if noise_runs is None else noise_runs
     name = str(scenario["name"])
     samples = scenario_samples(scenario)
     order = {v: i for i, v in enumerate(_variant_order(scenario))}
@@ -541,8 +549,11 @@ def _baseline_checks(
             if not cand_values or not run_values:
                 continue
             floor = None
-            if policy.history_floor and len(run_values) >= 2:
-                floor = stats.run_to_run_floor([stats.median(v) for v in run_values])
+            noise_values = [
+                list(run[key][metric]) for run in floor_runs if run.get(key, {}).get(metric)
+            ]
+            if policy.history_floor and len(noise_values) >= 2:
+                floor = stats.run_to_run_floor([stats.median(v) for v in noise_values])
             checks.append(
                 _stat_check(
                     scenario=name,
@@ -555,10 +566,44 @@ def _baseline_checks(
                     policy=policy,
                     gating=metric in gating_metrics,
                     floor=floor,
-                    floor_note=f"run-to-run noise of {len(run_values)} earlier runs",
+                    floor_note=f"run-to-run noise of {len(noise_values)} "
+                    + ("earlier runs" if noise_runs is None else "history runs"),
                 )
             )
     return checks
+
+
+def _noise_runs(
+    scenario: Mapping[str, Any],
+    history: Sequence[HistoryEntry] | None,
+    fingerprint: str | None,
+    run_id: str,
+    before: str,
+    policy: Policy,
+) -> tuple[_Runs | None, str]:
+    """The history runs whose spread sets a run-vs-run check's floor, and a note saying so.
+    None when there are fewer than 2 (the floor then stays unknown)."""
+    if not policy.history_floor:
+        return None, "run-to-run noise floor off"
+    chosen: list[HistoryEntry] = []
+    why = "no history"
+    if history:
+        chosen, why = select_comparable(
+            history,
+            scenario_hash=str(scenario["hash"]),
+            fingerprint=fingerprint,
+            exclude_run_id=run_id,
+            before=before,
+            last=policy.last,
+            any_environment=policy.any_environment,
+        )
+    if len(chosen) < 2:
+        return None, (
+            f"run-to-run noise unknown ({why}; a floor needs 2 comparable history runs): "
+            "min effects not raised, expect more false alarms than against history"
+        )
+    runs = [{k: dict(v) for k, v in entry.groups.items()} for entry in chosen]
+    return runs, f"min effects raised to the run-to-run noise of {len(chosen)} history runs"
 
 
 def _no_baseline_check(scenario: Mapping[str, Any], label: str, reason: str) -> Check:
@@ -601,6 +646,7 @@ def compare_run(
     policy: Policy | None = None,
     notes: Sequence[str] = (),
     variant_checks: bool = True,
+    noise_history: Sequence[HistoryEntry] | None = None,
 ) -> RunComparison:
     """Thresholds, variant checks (unless ``variant_checks`` is false), and (when given)
     checks against ``history`` entries or against ``baseline_run``, for every scenario of
@@ -609,7 +655,11 @@ def compare_run(
     History entries must be comparable (same scenario hash and environment fingerprint,
     :func:`harness.history.select_comparable` picks them); a scenario without any gets one
     inconclusive gating check saying why. ``baseline_run`` must share the environment
-    fingerprint unless ``policy.any_environment``: :class:`ResultsError` otherwise.
+    fingerprint unless ``policy.any_environment``: :class:`ResultsError` otherwise. One run
+    says nothing of run-to-run noise, so checks against it take their min-effect floor from
+    the comparable runs of ``noise_history`` (same scenario hash and fingerprint, older than
+    the run, the last ``policy.last``); without >= 2 such runs a note says the
+    floor is unknown and the plain min effects apply.
     """
     policy = policy or Policy()
     run_id = str(results["run_id"])
@@ -650,7 +700,13 @@ def compare_run(
                     )
                 )
             else:
-                checks.extend(_baseline_checks(scenario, [scenario_samples(other)], label, policy))
+                noise, why = _noise_runs(
+                    scenario, noise_history, fingerprint, run_id, str(results["started_at"]), policy
+                )
+                all_notes.append(f"{scenario['name']}: {label}: {why}")
+                checks.extend(
+                    _baseline_checks(scenario, [scenario_samples(other)], label, policy, noise)
+                )
         elif history is not None:
             chosen, why = select_comparable(
                 history,
@@ -697,7 +753,14 @@ def compare_against(
     other = load_results(against, reports_dir=reports_dir)
     if other["run_id"] == results["run_id"]:
         raise ResultsError(f"{against}: is run {other['run_id']} itself; compare with another run")
-    return compare_run(results, baseline_run=other, policy=policy)
+    loaded = load_history(history_root(reports_dir))
+    return compare_run(
+        results,
+        baseline_run=other,
+        policy=policy,
+        notes=loaded.warnings,
+        noise_history=loaded.entries,
+    )
 
 
 # ---------------------------------------------------------------- exports

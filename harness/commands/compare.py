@@ -247,7 +247,14 @@ def _recompare(
     other = load_results(against, reports_dir=reports)
     if other["run_id"] == merged["run_id"]:
         raise ResultsError(f"{against}: is run {other['run_id']} itself")
-    return compare_run(merged, baseline_run=other, policy=policy, notes=notes)
+    loaded = load_history(history_root(reports))
+    return compare_run(
+        merged,
+        baseline_run=other,
+        policy=policy,
+        notes=[*loaded.warnings, *notes],
+        noise_history=loaded.entries,
+    )
 
 
 COMMAND = CompareCommand()

@@ -388,3 +388,38 @@ def test_run_to_run_noise_raises_the_min_effect(tmp_path: Path) -> None:
     assert _one(naive, kind="history", variant="async", metric="latency_p50_s").verdict == (
         "regressed"
     )
+
+
+def test_run_to_run_noise_also_raises_the_min_effect_against_one_run(tmp_path: Path) -> None:
+    # One run says nothing of run-to-run noise; the comparable history runs do. Against a
+    # single run at level 1.0, a run 12% off is run-to-run noise, not a regression.
+    for day, level in enumerate([1.0, 1.0, 0.88, 1.12, 1.0], start=1):
+        scenario = make_scenario("s", seed=day, cv=0.01, slowdown={"sync": level, "async": level})
+        history.append_run(
+            history.history_root(tmp_path), make_results(f"run-{day:02d}", [scenario])
+        )
+    base = make_results("run-05", [make_scenario("s", seed=5, cv=0.01)])
+    (tmp_path / "run-05").mkdir()
+    (tmp_path / "run-05" / "results.json").write_text(json.dumps(base), encoding="utf-8")
+    shifted = make_results(
+        "run-20", [make_scenario("s", seed=9, cv=0.01, slowdown={"sync": 1.12, "async": 1.12})]
+    )
+
+    with_floor = compare.compare_against(shifted, "run-05", reports_dir=tmp_path)
+    check = _one(with_floor, kind="history", variant="async", metric="latency_p50_s")
+    assert check.verdict == "unchanged"
+    assert "run-to-run noise of 5 history runs" in check.reason
+    assert with_floor.exit_code == EXIT_OK
+    assert any("raised to the run-to-run noise of 5 history runs" in n for n in with_floor.notes)
+
+    no_history = compare.compare_run(shifted, baseline_run=base)
+    assert _one(no_history, kind="history", variant="async", metric="latency_p50_s").verdict == (
+        "regressed"
+    )
+    assert any("run-to-run noise unknown (no history" in n for n in no_history.notes)
+    # A real regression still shows through the floor.
+    slow = make_results("run-21", [make_scenario("s", seed=9, cv=0.01, slowdown={"async": 1.6})])
+    slowed = compare.compare_against(slow, "run-05", reports_dir=tmp_path)
+    assert _one(slowed, kind="history", variant="async", metric="latency_p50_s").verdict == (
+        "regressed"
+    )
