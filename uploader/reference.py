@@ -225,7 +225,8 @@ class _FileSource:
         try:
             if self.async_io:
                 async with aiofiles.open(self.path, "rb") as af:
-                    await af.seek(start)
+                    if start:  # only a resumed range seeks: a pipe cannot, even to 0
+                        await af.seek(start)
                     pos = start
                     while pos < end and not stream.stopped:
                         # Fill every free slot of the read-ahead in ONE thread call: a hop
@@ -250,7 +251,8 @@ class _FileSource:
             else:
                 # Bottleneck 1 on purpose: blocking reads inside the event loop.
                 with open(self.path, "rb") as f:  # noqa: ASYNC230
-                    f.seek(start)
+                    if start:
+                        f.seek(start)
                     pos = start
                     while pos < end and not stream.stopped:
                         data = f.read(min(self.chunk_size, end - pos))
@@ -696,7 +698,8 @@ class _Run:
 
 def _read_range(path: Path, start: int, end: int) -> bytes:
     with open(path, "rb") as f:
-        f.seek(start)
+        if start:
+            f.seek(start)
         data = f.read(end - start)
     if len(data) < end - start:
         raise EOFError(f"{path.name} is shorter than expected at byte {start + len(data)}")
