@@ -168,7 +168,7 @@ async def test_streaming_off_holds_the_whole_file(
             tracemalloc.stop()
         assert result.outcome == "ok", result.error
     assert peaks["off"] >= size, peaks
-    assert peaks["on"] <= 8 * MIB, peaks  # 256 KiB chunks, read-ahead 4: ~2 MiB measured
+    assert peaks["on"] <= 8 * MIB, peaks  # 256 KiB chunks, read-ahead 4: ~3 MiB measured
 
 
 def feed_fifo(path: Path, pieces: int, piece: bytes, pause_s: float) -> threading.Thread:
