@@ -21,6 +21,20 @@ Defaults, chosen for a shared 2-core CI box where repeat-to-repeat noise of 5-15
   take the floor from the >= 2 comparable history runs older than the run when the history
   has them; otherwise a note says the floor is unknown and false alarms are likelier.
 
+False alarms per night matter more than per check: a smoke run has 36 gating history checks
+(3 providers x 3 variants x 4 metrics), so even 1% per independent check would fail about
+3 nights in 10. Measured A/A (same code, ``scenarios/smoke.toml --repeats 5``, 12 runs,
+runs 3-12 compared, loaded shared 2-core box, 2026-11-28; ``python benchmarks/aa_ab.py aa``
+runs the history half of this experiment):
+
+- against history (last 5): 1 of 360 gating checks flagged (0.3%), 0 of 10 nights exit 1;
+- against the previous run, floor from history: 0 of 360 (0%), 0 of 10 nights;
+- against the previous run without a floor (no history): 17 of 360 (4.7%), 2 of 10 nights.
+
+The price: with 5 history runs the floor was a median 12% for throughput and 17% for
+latency (up to 95% for the noisiest groups), so one night does not flag a 10% slowdown
+there. At smoke's own 2 repeats every check is inconclusive (fewer than 3 per side).
+
 What gates the exit code (DESIGN.md): thresholds, and history checks on the *gating
 metrics* (:data:`DEFAULT_GATING_METRICS`, or those chosen with ``--metric``). Variant checks
 describe the before/after and never gate: a naive variant being slower than ``sync`` is the
