@@ -131,8 +131,6 @@ class CommandUploader:
         file_id: str | None = None,
         stored: int = 0,
     ) -> Outcome:
-        if error is not None:
-            error = protocol.one_line(protocol.scrub(error, target.key))
         return Outcome(
             name=file.name,
             size=file.size,
@@ -143,7 +141,7 @@ class CommandUploader:
             status=None,
             file_id=file_id,
             bytes_sent=stored if outcome in ("ok", "integrity_error") else 0,
-            error=error,
+            error=protocol.safe_error(error, target.key),
         )
 
 

@@ -92,8 +92,6 @@ class NaiveAsyncUploader:
             outcome, error = "timeout", f"{type(exc).__name__}: {exc}"
         except (httpx.TransportError, OSError) as exc:
             outcome, error = "connection_error", f"{type(exc).__name__}: {exc}"
-        if error is not None:
-            error = protocol.one_line(protocol.scrub(error, target.key))
         return Outcome(
             name=file.name,
             size=file.size,
@@ -104,7 +102,7 @@ class NaiveAsyncUploader:
             status=status,
             file_id=file_id,
             bytes_sent=stored,
-            error=error,
+            error=protocol.safe_error(error, target.key),
         )
 
     def _insert_metadata(

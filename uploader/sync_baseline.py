@@ -107,8 +107,6 @@ class SyncBaselineUploader:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             # storage3 raises these on non-JSON or oddly shaped error bodies (gateway pages).
             outcome, error = "http_error", f"unparseable answer: {type(exc).__name__}: {exc}"
-        if error is not None:
-            error = protocol.one_line(protocol.scrub(error, target.key))
         return Outcome(
             name=file.name,
             size=file.size,
@@ -119,7 +117,7 @@ class SyncBaselineUploader:
             status=status,
             file_id=file_id,
             bytes_sent=bytes_sent,
-            error=error,
+            error=protocol.safe_error(error, target.key),
         )
 
     def _openai(

@@ -9,6 +9,7 @@ from uploader.protocol.errors import (
     classify_response,
     one_line,
     parse_retry_after,
+    safe_error,
     scrub,
 )
 from uploader.protocol.requests import (
@@ -63,6 +64,7 @@ __all__ = [
     "parse_supabase_object",
     "parse_tus_location",
     "parse_upload_offset",
+    "safe_error",
     "scrub",
     "supabase_multipart_upload",
     "supabase_object_upload",

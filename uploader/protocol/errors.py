@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from uploader.api import ProviderKind
 from uploader.protocol.responses import header
 
-__all__ = ["ErrorInfo", "classify_response", "one_line", "parse_retry_after", "scrub"]
+__all__ = [
+    "ErrorInfo",
+    "classify_response",
+    "one_line",
+    "parse_retry_after",
+    "safe_error",
+    "scrub",
+]
 
 # Kimi puts the wait only in the message: "... please try again after 3 seconds".
 _KIMI_WAIT_RE = re.compile(r"after\s+(\d+(?:\.\d+)?)\s*(?:s\b|sec|second)", re.IGNORECASE)
@@ -46,6 +53,11 @@ def one_line(text: str, limit: int = _MAX_MESSAGE) -> str:
 def scrub(text: str, secret: str) -> str:
     """``text`` with ``secret`` replaced, for messages that might echo the request."""
     return text.replace(secret, "***") if secret else text
+
+
+def safe_error(text: str | None, secret: str) -> str | None:
+    """An outcome's error: one line, ``secret`` (the API key) never in it."""
+    return None if text is None else one_line(scrub(text, secret))
 
 
 def parse_retry_after(headers: Mapping[str, str], now_unix: float) -> float | None:
