@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ResultsError
-from harness.results import METRIC_NAMES, atomic_write_text, timing_trials
+from harness.results import METRIC_NAMES, atomic_write_text, read_json_file, timing_trials
 
 __all__ = [
     "HISTORY_VERSION",
@@ -215,17 +215,7 @@ def _parse_entry(doc: Any, path: Path) -> HistoryEntry:
 
 def load_entry(path: Path) -> HistoryEntry:
     """Load one history file; :class:`ResultsError` names it when missing or corrupt."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: no such history file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{path}: cannot read: {exc}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    return _parse_entry(doc, path)
+    return _parse_entry(read_json_file(path, "history file"), path)
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ __all__ = [
     "merge_results",
     "new_run_id",
     "point_latest",
+    "read_json_file",
     "resolve_results_path",
     "timing_trials",
 ]
@@ -341,22 +342,28 @@ def resolve_results_path(ref: str | Path, *, reports_dir: Path = Path("reports")
     return path
 
 
+def read_json_file(path: Path, kind: str) -> Any:
+    """The JSON document in ``path``; :class:`ResultsError` names the file (``kind`` says
+    what it should be) when it is missing, unreadable or not JSON."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such {kind}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read: {exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+
+
 def load_results(ref: str | Path, *, reports_dir: Path = Path("reports")) -> JsonDict:
     """Load and check a results document (see :func:`resolve_results_path` for ``ref``).
 
     Raises :class:`ResultsError` naming the file when it is missing, not JSON, of an unknown
     schema version or lacks required fields."""
     path = resolve_results_path(ref, reports_dir=reports_dir)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: no such results file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{path}: cannot read: {exc}") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    doc = read_json_file(path, "results file")
     _check(doc, path)
     result: JsonDict = doc
     return result
