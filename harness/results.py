@@ -254,6 +254,36 @@ class ResultsStore:
         self._scenarios: dict[str, JsonDict] = {}
         self._write()
 
+    @classmethod
+    def reopen(cls, path: Path) -> ResultsStore:
+        """The store of an unfinished run's ``results.json``, to add its missing trials
+        (``uploadbench run --resume``); ``complete`` is false until :meth:`finish`."""
+        path = path.resolve()  # "latest" is a link; the run's own folder is what to extend
+        doc = load_results(path)
+        if doc.get("complete"):
+            raise ResultsError(f"{path}: the run is complete; nothing to resume")
+        store = cls.__new__(cls)
+        store.out_dir = path.parent.parent
+        store.run_id = str(doc["run_id"])
+        store.run_dir = path.parent
+        store.path = path
+        doc["complete"] = False
+        doc["finished_at"] = None
+        store._doc = doc
+        store._scenarios = {s["name"]: s for s in doc["scenarios"]}
+        store._write()
+        return store
+
+    def scenario_hash(self, name: str) -> str | None:
+        """The hash the run recorded for scenario ``name`` (None if it has none)."""
+        entry = self._scenarios.get(name)
+        return None if entry is None else str(entry["hash"])
+
+    def trial_keys(self, name: str) -> set[str]:
+        """Keys of the trials already recorded for scenario ``name``."""
+        entry = self._scenarios.get(name)
+        return set() if entry is None else {str(t["key"]) for t in entry["trials"]}
+
     @property
     def document(self) -> JsonDict:
         """A deep copy of the document as written so far."""
@@ -299,7 +329,11 @@ class ResultsStore:
         return self.path
 
     def _write(self) -> None:
-        atomic_write_text(self.path, _dumps(self._doc))
+        try:
+            atomic_write_text(self.path, _dumps(self._doc))
+        except OSError as exc:
+            # an unwritable or full output folder: one line naming it, not a traceback
+            raise ResultsError(f"{self.path}: cannot write: {exc.strerror or exc}") from None
 
 
 def point_latest(out_dir: Path, run_id: str) -> None:

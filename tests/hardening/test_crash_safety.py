@@ -200,9 +200,6 @@ def test_sigint_stops_cleanly_with_an_incomplete_report_and_exit_130(tmp_path: P
     assert "This run is incomplete" in page
 
 
-@pytest.mark.xfail(
-    strict=True, reason="an OSError of the results store is a traceback (results.py)"
-)
 def test_an_unwritable_output_folder_is_one_line_and_exit_2_before_any_trial(
     tmp_path: Path,
 ) -> None:
