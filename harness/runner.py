@@ -96,6 +96,7 @@ class RunOutcome:
     scenarios: tuple[Scenario, ...]
     trials: int
     harness_errors: int
+    interrupted: bool = False  # stopped by Ctrl-C / SIGINT: complete is false
 
 
 class ServerProcess:
@@ -103,13 +104,25 @@ class ServerProcess:
     URL as the first stdout line once it accepts connections; the rest of its output goes
     to ``log_path`` (drained by a thread so the server never blocks on a full pipe)."""
 
-    def __init__(self, argv: Sequence[str], name: str, log_path: Path, *, timeout_s: float) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        name: str,
+        log_path: Path,
+        *,
+        timeout_s: float,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_path.open("ab")
         self.proc = subprocess.Popen(
-            list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            env=None if env is None else dict(env),
         )
         assert self.proc.stdout is not None
         try:
@@ -157,7 +170,7 @@ class ServerProcess:
 def _read_first_line(
     proc: subprocess.Popen[bytes], stream: IO[bytes], name: str, timeout_s: float
 ) -> tuple[str, bytes]:
-    # Messages name the server, never its argv: that holds the run's API key.
+    # Messages name the server, never its whole argv (long, and no business of the user).
     buffer = b""
     deadline = time.monotonic() + timeout_s
     with selectors.DefaultSelector() as selector:
@@ -440,7 +453,7 @@ class _Run:
             proxy.check_alive()
         duration = self.monotonic() - t0
         if error is not None:
-            self._keep_log(trial.key, stderr)
+            self._keep_log(trial.key, stderr.replace(self.rig.key, "***"))
         stats = self.rig.control("GET", "/__mock/stats")
         requests = stats.get("requests", [])
         entry: dict[str, Any] = {
@@ -476,7 +489,7 @@ class _Run:
             entry.update(metrics=metrics, records=records, profile=result.get("profile"))
         else:
             self.harness_errors += 1
-        self.store.add_trial(scenario.name, entry)
+        self.store.add_trial(scenario.name, _scrubbed(entry, self.rig.key))
         self.trials += 1
         if self.progress is not None:
             self.progress.trial_finished(label, entry["status"])
@@ -489,6 +502,40 @@ class _Run:
         path.parent.mkdir(parents=True, exist_ok=True)
         # The tail is what explains a failure; whole logs of a chatty library are not.
         path.write_text(stderr[-64_000:], encoding="utf-8")
+
+
+def _scrubbed(entry: dict[str, Any], key: str) -> dict[str, Any]:
+    """``entry`` with the run's API key replaced wherever a careless uploader or worker
+    put it (its error, records, profile): the key is written nowhere."""
+    text = json.dumps(entry)
+    if key not in text:
+        return entry
+    clean: dict[str, Any] = json.loads(text.replace(key, "***"))
+    return clean
+
+
+def _missing(
+    plans: list[tuple[Scenario, list[Trial]]],
+    store: ResultsStore,
+    shard: tuple[int, int] | None,
+) -> list[tuple[Scenario, list[Trial]]]:
+    """The planned trials a resumed run has not recorded yet, matched by trial key; a
+    scenario whose hash changed since the run cannot be resumed."""
+    recorded = store.document.get("shard")
+    wanted = None if shard is None else {"k": shard[0], "n": shard[1]}
+    if recorded != wanted:
+        raise HarnessError(f"{store.path}: --shard differs from the run's ({recorded})")
+    out = []
+    for scenario, trials in plans:
+        known = store.scenario_hash(scenario.name)
+        if known is not None and known != scenario.hash:
+            raise HarnessError(
+                f"{store.path}: scenario {scenario.name!r} changed since the run "
+                f"(hash {known} -> {scenario.hash}); start a new run"
+            )
+        done = store.trial_keys(scenario.name)
+        out.append((scenario, [t for t in trials if t.key not in done]))
+    return out
 
 
 def _plan(
@@ -543,6 +590,7 @@ def run_scenarios(
     rng: random.Random | None = None,
     cache_dir: Path,
     python: str = sys.executable,
+    resume: Path | None = None,
 ) -> RunOutcome:
     """Run every planned trial of ``scenarios`` and write ``out_dir/<run-id>/results.json``.
 
@@ -550,25 +598,34 @@ def run_scenarios(
     ``shard=(k, n)`` runs the k-th of n deterministic slices. ``seed`` seeds the mock, the
     faults and the uploaders' jitter; ``clock`` (UTC now) and ``rng`` make the run id.
     Raises :class:`HarnessError` when the rig itself fails (the mock dies, a server does not
-    start); trials finished by then stay on disk with ``complete: false``."""
+    start); trials finished by then stay on disk with ``complete: false``. Ctrl-C (SIGINT)
+    stops after killing the running worker and returns with ``interrupted`` set.
+    ``resume`` (an unfinished run's results file) runs only the trials it lacks."""
     from harness.fileset import materialize
 
     now = clock or (lambda: datetime.now(UTC))
-    run_id = new_run_id(now, rng or random.Random())
     plans = _plan(scenarios, repeats=repeats, quick=quick, variants=variants, shard=shard)
+    if resume is not None:
+        store = ResultsStore.reopen(resume)
+        run_id = store.run_id
+        plans = _missing(plans, store, shard)
+    else:
+        run_id = new_run_id(now, rng or random.Random())
+        store = ResultsStore(
+            out_dir,
+            run_id,
+            started_at=format_utc(now()),
+            environment=environment(),
+            shard=shard,
+        )
     total = sum(len(trials) for _, trials in plans)
-    store = ResultsStore(
-        out_dir,
-        run_id,
-        started_at=format_utc(now()),
-        environment=environment(),
-        shard=shard,
-    )
     if progress is not None:
         progress.start(total)
     log_dir = store.run_dir / "logs"
     key = secrets.token_hex(24)  # per run, never written anywhere
     completed = False
+    interrupted = False
+    runner: _Run | None = None
     mock: ServerProcess | None = None
     client = httpx.Client(timeout=_CONTROL_TIMEOUT_S, trust_env=False)
     try:
@@ -577,11 +634,18 @@ def run_scenarios(
         if len(hash_algos) > 1:
             raise HarnessError(f"file sets use different hash algorithms: {sorted(hash_algos)}")
         mock_argv = [python, "-m", "harness.mockprovider", "--port", "0", "--seed", str(seed)]
-        mock_argv.append(f"--keys={key}")
+        # a harness killed by SIGKILL cannot stop its mock: the mock watches for that itself
+        mock_argv.append("--exit-with-parent")
+        # in the environment, not argv: any local user can read a command line (ps)
+        mock_env = {**os.environ, "UPLOADBENCH_MOCK_KEYS": key}
         if hash_algos:
             mock_argv += ["--hash", hash_algos.pop()]
         mock = ServerProcess(
-            mock_argv, "mock provider", log_dir / "mock.log", timeout_s=SERVER_START_TIMEOUT_S
+            mock_argv,
+            "mock provider",
+            log_dir / "mock.log",
+            timeout_s=SERVER_START_TIMEOUT_S,
+            env=mock_env,
         )
         rig = _Rig(mock=mock, client=client, key=key)
         runner = _Run(
@@ -613,6 +677,10 @@ def run_scenarios(
                 if proxy is not None:
                     proxy.stop()
         completed = True
+    except KeyboardInterrupt:
+        # Ctrl-C: the running worker was killed (_worker_result); finished trials are on
+        # disk and the run is marked incomplete. A second Ctrl-C still ends the process.
+        interrupted = True
     finally:
         client.close()
         if mock is not None:
@@ -625,6 +693,7 @@ def run_scenarios(
         results_path=store.path,
         document=store.document,
         scenarios=tuple(scenarios),
-        trials=runner.trials,
-        harness_errors=runner.harness_errors,
+        trials=runner.trials if runner is not None else 0,
+        harness_errors=runner.harness_errors if runner is not None else 0,
+        interrupted=interrupted,
     )

@@ -34,11 +34,21 @@ from harness.errors import (
     EXIT_REGRESSION,
     HarnessError,
 )
-from harness.runner import run_scenarios
+from harness.runner import RunOutcome, run_scenarios
 from harness.scenario import load_scenarios
 from harness.summary import ScenarioSummary, render_summary, summarize_run, summary_json
 
-__all__ = ["COMMAND", "RunCommand", "default_cache_dir", "exit_code_for", "parse_shard"]
+__all__ = [
+    "COMMAND",
+    "EXIT_INTERRUPTED",
+    "RunCommand",
+    "default_cache_dir",
+    "exit_code_for",
+    "parse_shard",
+]
+
+# Ctrl-C / SIGINT: 128 + signal 2, as shells report a job stopped by it (README: exit codes).
+EXIT_INTERRUPTED = 130
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -206,12 +216,23 @@ class RunCommand:
             "--no-history", action="store_true", help="do not add this run to the history"
         )
         parser.add_argument("--no-report", action="store_true", help="do not write the HTML report")
+        parser.add_argument(
+            "--resume",
+            metavar="RUN",
+            help="finish an interrupted or killed run (id, folder or results file): run only "
+            "the trials it lacks; give the same scenarios and options",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         scenarios = load_scenarios(args.scenarios)
         if args.repeats is not None and args.repeats < 1:
             raise HarnessError(f"--repeats must be >= 1, got {args.repeats}")
         cache_dir = args.cache_dir or default_cache_dir()
+        resume = None
+        if args.resume:
+            from harness.results import resolve_results_path
+
+            resume = resolve_results_path(args.resume, reports_dir=args.out)
         if args.clean:
             from harness.fileset import clean
 
@@ -234,7 +255,10 @@ class RunCommand:
                 clock=lambda: datetime.now(UTC),
                 rng=random.Random(),
                 cache_dir=cache_dir,
+                resume=resume,
             )
+        if outcome.interrupted:
+            return self._interrupted(args, outcome, console)
         # A shard holds a slice of each scenario's trials: thresholds and comparisons are
         # decided on the merged run (uploadbench merge, then uploadbench compare).
         summaries = summarize_run(
@@ -280,6 +304,32 @@ class RunCommand:
                 highlight=False,
             )
         return code
+
+    def _interrupted(self, args: argparse.Namespace, outcome: RunOutcome, console: Console) -> int:
+        """Ctrl-C: keep what finished, write the report marked incomplete, no verdict and no
+        history (an incomplete run is no night to compare with)."""
+        lines = [
+            f"interrupted: {outcome.trials} trial(s) finished and kept in "
+            f"{outcome.results_path} (complete: false)",
+            f"finish it with: uploadbench run ... --out {args.out} --resume {outcome.run_id}",
+        ]
+        if not args.no_report:
+            report = _write_report(outcome.run_dir, outcome.document, None, args.out)
+            lines.append(f"report (incomplete): {report}")
+        if args.json:
+            payload = {
+                "run_id": outcome.run_id,
+                "results": str(outcome.results_path),
+                "trials": outcome.trials,
+                "harness_errors": outcome.harness_errors,
+                "exit_code": EXIT_INTERRUPTED,
+                "complete": False,
+            }
+            json.dump(payload, sys.stdout, indent=1)
+            sys.stdout.write("\n")
+        for line in lines:
+            console.print(escape(line), highlight=False)
+        return EXIT_INTERRUPTED
 
 
 def default_cache_dir() -> Path:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import pytest
 
 from harness.results import load_results
 
@@ -179,7 +178,6 @@ def test_a_mock_whose_starter_was_killed_stops_by_itself(tmp_path: Path) -> None
             mock.kill()
 
 
-@pytest.mark.xfail(strict=True, reason="run writes no report on SIGINT yet (runner/run.py)")
 def test_sigint_stops_cleanly_with_an_incomplete_report_and_exit_130(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     args = (scenario_file(tmp_path), "--out", out, "--no-history", "--cache-dir", tmp_path / "c")
@@ -217,7 +215,6 @@ def test_an_unwritable_output_folder_is_one_line_and_exit_2_before_any_trial(
     assert not (tmp_path / "c").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="uploadbench run --resume is not there yet (runner/run.py)")
 def test_resume_runs_only_the_missing_trials_and_completes_the_run(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     scenario = scenario_file(tmp_path)

@@ -123,10 +123,6 @@ def test_the_api_key_is_in_no_output_of_a_real_run(tmp_path: Path) -> None:
         assert markup not in page  # ... escaped
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner keeps a failed worker's stderr and error unscrubbed (fix due in runner.py)",
-)
 def test_a_careless_uploader_cannot_leak_the_key_into_results_or_logs(tmp_path: Path) -> None:
     variants = ["async", f"{SPY}:KeySpy", f"{SPY}:KeyLeaker"]
     done, out = _run(tmp_path, variants, "--no-report", "--cache-dir", str(tmp_path / "cache"))
