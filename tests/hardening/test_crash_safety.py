@@ -66,8 +66,34 @@ def uploadbench(*args: str | Path, timeout: float = 180) -> subprocess.Completed
     )
 
 
+class BackgroundRun:
+    """A started ``uploadbench run`` and every process seen under it, so the test can kill
+    them by id at the end even once a killed run has left them orphaned."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.seen: dict[int, psutil.Process] = {}
+
+    def look(self) -> list[psutil.Process]:
+        """The run's descendants now (remembered for the clean-up)."""
+        try:
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            children = []
+        for child in children:
+            self.seen.setdefault(child.pid, child)
+        return children
+
+    def signal(self, sig: int, *, group: bool = False) -> None:
+        self.look()
+        if group:
+            os.killpg(self.proc.pid, sig)
+        else:
+            self.proc.send_signal(sig)
+
+
 @contextmanager
-def started_run(tmp_path: Path, *args: str | Path) -> Iterator[subprocess.Popen[str]]:
+def started_run(tmp_path: Path, *args: str | Path) -> Iterator[BackgroundRun]:
     """``uploadbench run`` in the background, in a process group of its own (as a
     terminal's job would be); whatever it started is killed by id afterwards."""
     log = (tmp_path / "run.stderr").open("w")
@@ -80,27 +106,19 @@ def started_run(tmp_path: Path, *args: str | Path) -> Iterator[subprocess.Popen[
         start_new_session=True,
         env={**os.environ, "UPLOADBENCH_TEST_SLOW_S": "0.7"},
     )
-    seen: dict[int, psutil.Process] = {}
+    run = BackgroundRun(proc)
     try:
-        yield proc
+        yield run
     finally:
-        for child in _descendants(proc.pid):
-            seen[child.pid] = child
+        run.look()
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=30)
-        for child in seen.values():
+        for child in run.seen.values():
             # by id, and only if it is still the process we saw (pids are reused)
             if child.is_running():
                 child.kill()
         log.close()
-
-
-def _descendants(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
 
 
 def finished_trials(out: Path) -> int:
@@ -114,10 +132,11 @@ def finished_trials(out: Path) -> int:
     return 0
 
 
-def wait_for_trials(proc: subprocess.Popen[str], out: Path, count: int) -> None:
+def wait_for_trials(run: BackgroundRun, out: Path, count: int) -> None:
     deadline = time.monotonic() + WAIT_S
     while finished_trials(out) < count:
-        assert proc.poll() is None, "the run ended before the test could stop it"
+        run.look()
+        assert run.proc.poll() is None, "the run ended before the test could stop it"
         assert time.monotonic() < deadline, f"fewer than {count} trials after {WAIT_S} s"
         time.sleep(POLL_S)  # polls a file another process writes; nothing to wait on
 
@@ -129,10 +148,10 @@ def trials_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
 def test_sigkill_mid_run_keeps_every_finished_trial_readable(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     args = (scenario_file(tmp_path), "--out", out, "--no-report", "--cache-dir", tmp_path / "c")
-    with started_run(tmp_path, *args) as proc:
-        wait_for_trials(proc, out, 2)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+    with started_run(tmp_path, *args) as run:
+        wait_for_trials(run, out, 2)
+        run.signal(signal.SIGKILL)
+        run.proc.wait(timeout=30)
     results = next(out.glob("*/results.json")).resolve()
     doc = load_results(results)
     assert doc["complete"] is False
@@ -181,11 +200,11 @@ def test_a_mock_whose_starter_was_killed_stops_by_itself(tmp_path: Path) -> None
 def test_sigint_stops_cleanly_with_an_incomplete_report_and_exit_130(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     args = (scenario_file(tmp_path), "--out", out, "--no-history", "--cache-dir", tmp_path / "c")
-    with started_run(tmp_path, *args) as proc:
-        wait_for_trials(proc, out, 1)
+    with started_run(tmp_path, *args) as run:
+        wait_for_trials(run, out, 1)
         # Ctrl-C in a terminal: SIGINT to the whole foreground group (the mock too)
-        os.killpg(proc.pid, signal.SIGINT)
-        code = proc.wait(timeout=60)
+        run.signal(signal.SIGINT, group=True)
+        code = run.proc.wait(timeout=60)
     stderr = (tmp_path / "run.stderr").read_text()
     assert code == 130, stderr[-2000:]
     assert "Traceback" not in stderr
@@ -219,11 +238,11 @@ def test_resume_runs_only_the_missing_trials_and_completes_the_run(tmp_path: Pat
     out = tmp_path / "reports"
     scenario = scenario_file(tmp_path)
     common = ("--out", out, "--no-report", "--no-history", "--cache-dir", tmp_path / "c")
-    with started_run(tmp_path, scenario, *common) as proc:
-        wait_for_trials(proc, out, 2)
-        mocks = [p for p in _descendants(proc.pid) if "harness.mockprovider" in p.cmdline()]
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+    with started_run(tmp_path, scenario, *common) as run:
+        wait_for_trials(run, out, 2)
+        mocks = [p for p in run.look() if "harness.mockprovider" in p.cmdline()]
+        run.signal(signal.SIGKILL)
+        run.proc.wait(timeout=30)
         # the run's key is not on the mock's command line, and the orphaned mock goes
         assert len(mocks) == 1
         assert not [arg for arg in mocks[0].cmdline() if arg.startswith("--keys")]
