@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from harness.errors import EXIT_ERROR, UploadbenchError
+from harness.errors import EXIT_ERROR, EXIT_INTERRUPTED, UploadbenchError
 
 __all__ = ["COMMANDS", "Command", "main"]
 
@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return err.exit_code
     except KeyboardInterrupt:
         print("uploadbench: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

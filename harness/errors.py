@@ -6,6 +6,7 @@ from __future__ import annotations
 __all__ = [
     "EXIT_ERROR",
     "EXIT_INCONCLUSIVE",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_REGRESSION",
     "HarnessError",
@@ -19,6 +20,7 @@ EXIT_OK = 0
 EXIT_REGRESSION = 1
 EXIT_ERROR = 2
 EXIT_INCONCLUSIVE = 3
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT: finished trials kept, --resume
 
 
 class UploadbenchError(Exception):

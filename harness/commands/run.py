@@ -30,6 +30,7 @@ from rich.progress import (
 from harness.errors import (
     EXIT_ERROR,
     EXIT_INCONCLUSIVE,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REGRESSION,
     HarnessError,
@@ -40,15 +41,11 @@ from harness.summary import ScenarioSummary, render_summary, summarize_run, summ
 
 __all__ = [
     "COMMAND",
-    "EXIT_INTERRUPTED",
     "RunCommand",
     "default_cache_dir",
     "exit_code_for",
     "parse_shard",
 ]
-
-# Ctrl-C / SIGINT: 128 + signal 2, as shells report a job stopped by it (README: exit codes).
-EXIT_INTERRUPTED = 130
 
 
 def parse_shard(text: str) -> tuple[int, int]:
