@@ -537,23 +537,13 @@ def _baseline_checks(
         if not per_run:
             provider, variant, concurrency = key
             checks.append(
-                Check(
-                    scenario=name,
+                _no_baseline_check(
+                    scenario,
+                    label,
+                    f"{label} has no trials of this variant",
                     provider=provider,
                     variant=variant,
                     concurrency=concurrency,
-                    metric="*",
-                    kind="history",
-                    baseline=label,
-                    verdict="inconclusive",
-                    ratio=None,
-                    ci_low=None,
-                    ci_high=None,
-                    p_value=None,
-                    n_baseline=0,
-                    n_candidate=0,
-                    reason=f"{label} has no trials of this variant",
-                    gating=True,
                 )
             )
             continue
@@ -620,12 +610,21 @@ def _noise_runs(
     return runs, f"min effects raised to the run-to-run noise of {len(chosen)} history runs"
 
 
-def _no_baseline_check(scenario: Mapping[str, Any], label: str, reason: str) -> Check:
+def _no_baseline_check(
+    scenario: Mapping[str, Any],
+    label: str,
+    reason: str,
+    *,
+    provider: str = "",
+    variant: str = "",
+    concurrency: int | None = None,
+) -> Check:
+    """An inconclusive, gating history check: there is nothing to compare with."""
     return Check(
         scenario=str(scenario["name"]),
-        provider="",
-        variant="",
-        concurrency=None,
+        provider=provider,
+        variant=variant,
+        concurrency=concurrency,
         metric="*",
         kind="history",
         baseline=label,
