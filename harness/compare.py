@@ -72,7 +72,8 @@ from harness.history import (
     scenario_samples,
     select_comparable,
 )
-from harness.results import METRIC_NAMES, load_results, timing_trials
+from harness.metrics import DEFAULT_GATING_METRICS, HIGHER_IS_BETTER, METRIC_NAMES, MIN_EFFECT
+from harness.results import load_results, timing_trials
 
 __all__ = [
     "DEFAULT_GATING_METRICS",
@@ -95,42 +96,6 @@ __all__ = [
 
 CheckKind = Literal["variant", "history", "threshold"]
 CheckVerdict = Literal["regressed", "improved", "unchanged", "inconclusive", "pass", "fail"]
-
-HIGHER_IS_BETTER: frozenset[str] = frozenset(
-    {"throughput_bytes_per_s", "files_per_s", "success_rate"}
-)
-
-MIN_EFFECT: Mapping[str, float] = {
-    "wall_s": 0.05,
-    "throughput_bytes_per_s": 0.05,
-    "files_per_s": 0.05,
-    "latency_p50_s": 0.05,
-    "latency_p90_s": 0.10,
-    "latency_p99_s": 0.10,
-    "latency_max_s": 0.10,
-    "success_rate": 0.01,
-    "timeout_rate": 0.10,
-    "error_rate": 0.10,
-    "retries": 0.10,
-    "integrity_errors": 0.0,
-    "connections_opened": 0.05,
-    "loop_lag_p99_s": 0.20,
-    "loop_lag_max_s": 0.20,
-    "loop_blocked_fraction": 0.20,
-    "rss_peak_bytes": 0.10,
-    "cpu_user_s": 0.10,
-    "cpu_sys_s": 0.10,
-    "heap_peak_bytes": 0.10,
-}
-
-# The user-facing speed and reliability numbers. Memory gates through thresholds instead:
-# profiled runs give one heap peak per variant, too few for a statistical verdict.
-DEFAULT_GATING_METRICS: tuple[str, ...] = (
-    "throughput_bytes_per_s",
-    "latency_p50_s",
-    "latency_p99_s",
-    "success_rate",
-)
 
 # BMF "measure" names: the results contract's metric names are already unit-suffixed.
 _BMF_METRICS: tuple[str, ...] = tuple(m for m in METRIC_NAMES if m != "heap_peak_bytes")
@@ -451,8 +416,9 @@ def threshold_checks(scenario: Mapping[str, Any]) -> list[Check]:
     texts = _threshold_texts(scenario)
     if not texts:
         return []
+    from harness.analysis.thresholds import evaluate_thresholds
     from harness.memory import memory_metric_rows
-    from harness.thresholds import evaluate_thresholds, parse_threshold
+    from harness.thresholds import parse_threshold
 
     name = str(scenario["name"])
     try:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ResultsError
+from harness.metrics import METRIC_NAMES
 
 __all__ = [
     "KEY_PACKAGES",
@@ -54,29 +55,6 @@ RESULTS_FILE = "results.json"
 LATEST_LINK = "latest"
 LATEST_FILE = "LATEST"
 
-# Every trial's ``metrics`` carries exactly these keys (null where not applicable).
-METRIC_NAMES: tuple[str, ...] = (
-    "wall_s",
-    "throughput_bytes_per_s",
-    "files_per_s",
-    "latency_p50_s",
-    "latency_p90_s",
-    "latency_p99_s",
-    "latency_max_s",
-    "success_rate",
-    "timeout_rate",
-    "error_rate",
-    "retries",
-    "integrity_errors",
-    "connections_opened",
-    "loop_lag_p99_s",
-    "loop_lag_max_s",
-    "loop_blocked_fraction",
-    "rss_peak_bytes",
-    "cpu_user_s",
-    "cpu_sys_s",
-    "heap_peak_bytes",
-)
 
 # Versions that change what is measured: they enter the fingerprint, so history only
 # compares runs made with the same client and server stacks.

@@ -22,10 +22,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from harness.analysis.thresholds import evaluate_thresholds
 from harness.memory import memory_metric_rows, memory_row, memory_slope_by_variant
 from harness.results import timing_trials
 from harness.stats import median, ratio_of_medians
-from harness.thresholds import Threshold, evaluate_thresholds, parse_threshold
+from harness.thresholds import Threshold, parse_threshold
 
 __all__ = [
     "ScenarioSummary",

@@ -16,11 +16,13 @@ from __future__ import annotations
 import math
 import operator
 import re
-import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
+from harness.metrics import METRIC_ALIASES, MetricKind
+from harness.metrics import METRIC_KINDS as METRICS
+from harness.metrics import METRICS as METRIC_TABLE_BY_NAME
+from harness.metrics import resolve_metric as _resolve_metric
 from harness.units import (
     format_duration,
     format_size,
@@ -35,74 +37,10 @@ __all__ = [
     "METRIC_ALIASES",
     "MetricKind",
     "Threshold",
-    "ThresholdResult",
-    "evaluate_thresholds",
     "format_metric",
     "parse_threshold",
     "resolve_metric",
 ]
-
-MetricKind = Literal["time", "fraction", "bytes", "bytes_per_s", "per_s", "count", "number"]
-
-# The results contract (DESIGN.md) plus the derived memory_slope (bytes of heap peak per byte
-# of file, from the size sweep of the profiled trials; issue 5).
-METRICS: dict[str, MetricKind] = {
-    "wall_s": "time",
-    "throughput_bytes_per_s": "bytes_per_s",
-    "files_per_s": "per_s",
-    "latency_p50_s": "time",
-    "latency_p90_s": "time",
-    "latency_p99_s": "time",
-    "latency_max_s": "time",
-    "success_rate": "fraction",
-    "timeout_rate": "fraction",
-    "error_rate": "fraction",
-    "retries": "count",
-    "integrity_errors": "count",
-    "connections_opened": "count",
-    "loop_lag_p99_s": "time",
-    "loop_lag_max_s": "time",
-    "loop_blocked_fraction": "fraction",
-    "rss_peak_bytes": "bytes",
-    "cpu_user_s": "time",
-    "cpu_sys_s": "time",
-    "heap_peak_bytes": "bytes",
-    "memory_slope": "number",
-}
-
-METRIC_ALIASES: dict[str, str] = {
-    "wall": "wall_s",
-    "throughput": "throughput_bytes_per_s",
-    "files_per_second": "files_per_s",
-    "latency": "latency_p50_s",
-    "latency_p50": "latency_p50_s",
-    "latency_p90": "latency_p90_s",
-    "latency_p99": "latency_p99_s",
-    "latency_max": "latency_max_s",
-    "loop_lag": "loop_lag_p99_s",
-    "loop_lag_p99": "loop_lag_p99_s",
-    "loop_lag_max": "loop_lag_max_s",
-    "loop_blocked": "loop_blocked_fraction",
-    "rss": "rss_peak_bytes",
-    "rss_peak": "rss_peak_bytes",
-    "cpu_user": "cpu_user_s",
-    "cpu_sys": "cpu_sys_s",
-    "memory": "heap_peak_bytes",
-    "heap": "heap_peak_bytes",
-    "heap_peak": "heap_peak_bytes",
-    "connections": "connections_opened",
-}
-
-# The unit each kind's values are stored in, as the canonical spelling writes it.
-_BASE_UNITS: dict[MetricKind, str] = {
-    "time": "s",
-    "fraction": "",
-    "bytes": "B",
-    "bytes_per_s": "B/s",
-    "per_s": "/s",
-    "count": "",
-    "number": "",
-}
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -139,7 +77,7 @@ class Threshold:
     def canonical(self) -> str:
         """The same threshold in one spelling: aliases resolved, the value in base units."""
         lhs = f"{self.variant}/{self.baseline}" if self.baseline is not None else self.variant
-        suffix = "x" if self.is_ratio else _BASE_UNITS[METRICS[self.metric]]
+        suffix = "x" if self.is_ratio else METRIC_TABLE_BY_NAME[self.metric].base_unit
         # exact (repr) but without a trailing ".0", so "2s" stays "2s" in reports
         value = self.value
         shown = str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
@@ -149,26 +87,12 @@ class Threshold:
         return _OPS[self.op](measured, self.value)
 
 
-@dataclass(frozen=True)
-class ThresholdResult:
-    """``passed`` is None when there is no data to decide (no repeats, or a zero baseline)."""
-
-    threshold: str
-    passed: bool | None
-    measured: float | None
-    detail: str
-
-
 def resolve_metric(name: str) -> str:
     """The contract name of a metric or alias; ``ValueError`` lists what is allowed."""
-    if name in METRICS:
-        return name
-    if name in METRIC_ALIASES:
-        return METRIC_ALIASES[name]
-    raise ValueError(
-        f"unknown metric {name!r}; allowed: {', '.join(METRICS)} "
-        f"(aliases: {', '.join(METRIC_ALIASES)})"
-    )
+    try:
+        return _resolve_metric(name)
+    except KeyError as err:
+        raise ValueError(err.args[0]) from None
 
 
 def _parse_value(raw: str, metric: str) -> float:
@@ -273,62 +197,3 @@ def format_metric(metric: str, value: float) -> str:
     if kind == "per_s":
         return f"{value:.3g}/s"
     return f"{value:.4g}"
-
-
-def _median_of(rows: Sequence[Mapping[str, float]], metric: str) -> tuple[float | None, int]:
-    values = [
-        float(row[metric])
-        for row in rows
-        if isinstance(row.get(metric), int | float) and math.isfinite(float(row[metric]))
-    ]
-    if not values:
-        return None, 0
-    return statistics.median(values), len(values)
-
-
-def _evaluate_one(
-    threshold: Threshold, per_variant: Mapping[str, Sequence[Mapping[str, float]]]
-) -> ThresholdResult:
-    metric = threshold.metric
-    median, n = _median_of(per_variant.get(threshold.variant, ()), metric)
-    if median is None:
-        return ThresholdResult(
-            threshold.text, None, None, f"no {metric} data for {threshold.variant!r}"
-        )
-    if threshold.baseline is None:
-        limit = format_metric(metric, threshold.value)
-        passed = threshold.holds(median)
-        detail = (
-            f"median of {n}: {format_metric(metric, median)} "
-            f"({'meets' if passed else 'fails'} {threshold.op} {limit})"
-        )
-        return ThresholdResult(threshold.text, passed, median, detail)
-    base, n_base = _median_of(per_variant.get(threshold.baseline, ()), metric)
-    if base is None:
-        return ThresholdResult(
-            threshold.text, None, None, f"no {metric} data for {threshold.baseline!r}"
-        )
-    if base == 0:
-        return ThresholdResult(
-            threshold.text, None, None, f"median {metric} of {threshold.baseline!r} is 0"
-        )
-    ratio = median / base
-    passed = threshold.holds(ratio)
-    detail = (
-        f"medians {format_metric(metric, median)} / {format_metric(metric, base)} "
-        f"(n={n}/{n_base}) = {ratio:.3g}x "
-        f"({'meets' if passed else 'fails'} {threshold.op} {threshold.value:g}x)"
-    )
-    return ThresholdResult(threshold.text, passed, ratio, detail)
-
-
-def evaluate_thresholds(
-    thresholds: Sequence[Threshold],
-    per_variant: Mapping[str, Sequence[Mapping[str, float]]],
-) -> list[ThresholdResult]:
-    """Evaluate each threshold on the median over repeats of its metric.
-
-    ``per_variant`` maps a variant spec to its measured trials' metric dicts (never warm-up or
-    profiled trials); a missing or non-finite metric in a dict is skipped.
-    """
-    return [_evaluate_one(threshold, per_variant) for threshold in thresholds]

@@ -126,7 +126,8 @@ def test_memory_row_is_none_without_both_sides() -> None:
 
 
 def test_memory_rows_feed_memory_thresholds_and_nothing_else() -> None:
-    from harness.thresholds import evaluate_thresholds, parse_threshold
+    from harness.analysis.thresholds import evaluate_thresholds
+    from harness.thresholds import parse_threshold
 
     trials = sweep()
     rows = memory_metric_rows(trials)

@@ -7,12 +7,11 @@ import re
 import pytest
 
 from harness import thresholds as thresholds_module
+from harness.analysis.thresholds import ThresholdResult, evaluate_thresholds
 from harness.thresholds import (
     METRIC_ALIASES,
     METRICS,
     Threshold,
-    ThresholdResult,
-    evaluate_thresholds,
     parse_threshold,
 )
 
@@ -157,8 +156,6 @@ def test_public_names() -> None:
         "METRIC_ALIASES",
         "MetricKind",
         "Threshold",
-        "ThresholdResult",
-        "evaluate_thresholds",
         "format_metric",
         "parse_threshold",
         "resolve_metric",

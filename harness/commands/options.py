@@ -1,0 +1,98 @@
+"""The command-line vocabulary every command shares: one spelling, one default, one help
+text for each option that more than one command takes.
+
+- ``--reports DIR``: the reports folder (runs, ``latest``, ``history/``); default
+  ``reports``. A RUN given as a path (a run folder, ``DIR/latest`` or a ``results.json``)
+  brings its own reports folder along: the folder that holds the run.
+- ``--against history|RUN|none``: what a run is compared with; default ``history`` for
+  every command (``none`` gates on thresholds and data integrity only).
+- ``--seed N``: the seed of what is *measured* (mock, faults, jitter); the statistics'
+  resampling seed is ``--bootstrap-seed``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.results import LATEST_LINK, RESULTS_FILE, resolve_results_path
+
+__all__ = [
+    "AGAINST_DEFAULT",
+    "AGAINST_HELP",
+    "EXIT_CODES_HELP",
+    "REPORTS_DEFAULT",
+    "RUN_HELP",
+    "RunLocation",
+    "add_against",
+    "add_bootstrap_seed",
+    "add_reports",
+    "locate_run",
+]
+
+REPORTS_DEFAULT = Path("reports")
+AGAINST_DEFAULT = "history"
+RUN_HELP = "a run: its folder, DIR/latest, a results.json, a run id or 'latest' (under --reports)"
+AGAINST_HELP = (
+    "compare with the reports folder's history (default), another RUN, "
+    "or none (thresholds and data integrity only)"
+)
+EXIT_CODES_HELP = (
+    "exit codes: 0 ok; 1 a threshold failed, a regression is confirmed or data was lost; "
+    "2 usage, scenario or harness error; 3 inconclusive (too few samples or too much noise "
+    "to decide); 130 interrupted (finished trials kept)"
+)
+
+
+def add_reports(parser: argparse.ArgumentParser) -> None:
+    """``--reports DIR``, the one name of the reports folder in every command."""
+    parser.add_argument(
+        "--reports",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"reports folder: runs, 'latest' and history/ (default: {REPORTS_DEFAULT}, or "
+        "the folder that holds a RUN given as a path)",
+    )
+
+
+def add_against(parser: argparse.ArgumentParser) -> None:
+    """``--against history|RUN|none`` with the same default everywhere."""
+    parser.add_argument(
+        "--against", default=AGAINST_DEFAULT, metavar="history|RUN|none", help=AGAINST_HELP
+    )
+
+
+def add_bootstrap_seed(parser: argparse.ArgumentParser) -> None:
+    """``--bootstrap-seed``: the seed of the statistics' resampling (not of measurements)."""
+    parser.add_argument(
+        "--bootstrap-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the bootstrap resampling behind confidence intervals (default 0)",
+    )
+
+
+@dataclass(frozen=True)
+class RunLocation:
+    """Where a run's ``results.json`` is and which reports folder (history) goes with it."""
+
+    results: Path
+    reports: Path
+
+
+def locate_run(ref: str | Path, reports: Path | None = None) -> RunLocation:
+    """Resolve RUN. An explicit ``reports`` wins; otherwise a RUN given as a path brings its
+    own reports folder (``DIR/latest`` and ``DIR/<run-id>`` -> ``DIR``; ``.../results.json``
+    -> the folder above its run folder), and ``latest`` or a bare run id use ``reports/``."""
+    text = str(ref)
+    base = reports if reports is not None else REPORTS_DEFAULT
+    if text == LATEST_LINK or (not Path(text).exists() and (base / text).is_dir()):
+        return RunLocation(resolve_results_path(text, reports_dir=base), base)
+    path = Path(text)
+    results = path / RESULTS_FILE if path.is_dir() else path
+    # The run folder is results.parent, taken without resolving links: DIR/latest -> DIR.
+    owner = results.parent.parent if results.parent != Path() else Path("..")
+    return RunLocation(results, reports if reports is not None else owner)
