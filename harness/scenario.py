@@ -173,6 +173,18 @@ class Scenario:
     network_faults: tuple[dict[str, Any], ...]
     thresholds: tuple[Threshold, ...]
     claim: str | None = None
+    # name -> spec of every variant (a builtin's name is its spec; a scenario may name a
+    # cmd: or plugin spec once and use the name everywhere). Empty means "each name is its
+    # own spec" (scenarios loaded before named variants existed).
+    variant_specs: Mapping[str, str] = field(default_factory=dict)
+    # variants whose lost or corrupted files do not fail the run (meant to be broken)
+    allow_data_loss: tuple[str, ...] = ()
+    # problems that do not stop a run but leave something undecidable, one line each
+    warnings: tuple[str, ...] = ()
+
+    def spec_of(self, variant: str) -> str:
+        """The spec (``async``, ``cmd:...``, ``pkg.mod:attr``) a variant name runs."""
+        return self.variant_specs.get(variant, variant)
 
     def __hash__(self) -> int:  # the dict fields are not hashable; the content hash is
         return hash(self.hash)

@@ -133,7 +133,7 @@ def environment(*, repo_dir: Path | None = None, uvloop: bool = False) -> JsonDi
     ``fingerprint`` hashes what must match before two runs' timings are compared: Python
     major.minor and implementation, CPU model and count, and the :data:`KEY_PACKAGES`
     versions. The hostname is stored only as a hash."""
-    repo = repo_dir if repo_dir is not None else Path(__file__).resolve().parent.parent
+    repo = repo_dir if repo_dir is not None else Path(__file__).resolve().parents[2]
     key_versions = _package_versions(KEY_PACKAGES)
     packages = {**key_versions, **_package_versions(OTHER_PACKAGES)}
     commit = _git(["rev-parse", "HEAD"], repo)
