@@ -29,6 +29,14 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def unit(session: nox.Session) -> None:
+    """The socket-free unit suite (tests/unit, network sockets blocked): seconds, for
+    everyday work. ``nox -s tests`` runs it too, with everything else."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests/unit", "-q", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff (style, imports, bugs) and mypy (strict on harness/ and uploader/)."""
     session.install("-e", ".[lint,test,fast]")
