@@ -10,9 +10,9 @@ documents every field.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import math
+import re
 import statistics
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,19 +21,22 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ScenarioError
-from harness.faultproxy import validate_network_fault
+from harness.faults import FaultValueError, validate_fault, validate_network_fault
+from harness.metrics import PROFILED_METRICS
 from harness.thresholds import Threshold, parse_threshold
-from harness.units import parse_duration, parse_percent, parse_size
+from harness.units import parse_duration, parse_size
 from uploader.api import PROVIDERS, Settings
-from uploader.variants import parse_variant
+from uploader.variants import BUILTIN_VARIANTS, parse_variant
 
 __all__ = [
     "CLAIM_KEYS",
     "CONTENT_KINDS",
+    "SEQUENTIAL_SPECS",
     "SETTINGS_FIELDS",
     "FilesSpec",
     "ProviderSpec",
     "Scenario",
+    "is_variant_name",
     "load_scenario",
     "load_scenarios",
     "scenario_from_dict",
@@ -63,8 +66,10 @@ _TOP_KEYS = (
     "claim",
     "files",
     "providers",
+    "named_variants",
     "variants",
     "baseline",
+    "allow_data_loss",
     "concurrency",
     "repeats",
     "warmups",
@@ -185,6 +190,11 @@ class Scenario:
     def spec_of(self, variant: str) -> str:
         """The spec (``async``, ``cmd:...``, ``pkg.mod:attr``) a variant name runs."""
         return self.variant_specs.get(variant, variant)
+
+    def concurrencies_of(self, variant: str) -> tuple[int, ...]:
+        """The concurrency values a variant runs with: ``(1,)`` for a sequential spec
+        (``sync``, whatever the scenario calls it), the scenario's axis otherwise."""
+        return _concurrencies(self.spec_of(variant), self.concurrency)
 
     def __hash__(self) -> int:  # the dict fields are not hashable; the content hash is
         return hash(self.hash)
@@ -400,21 +410,110 @@ def _providers(c: _Checker, raw: object) -> tuple[tuple[ProviderSpec, ...], list
     return tuple(specs), defs
 
 
-def _variants(c: _Checker, raw: object) -> tuple[str, ...]:
+# A name a scenario gives a variant: no "." or "/", so a threshold splits at its first "."
+# as a person reads it; builtin specs (async[pooling=off]) are names of themselves.
+_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_NAME_RULE = "1..64 letters, digits, '_' or '-'"
+# Specs that run sequentially by definition: one run per repeat at concurrency 1, whatever
+# the scenario's concurrency axis and whatever name the scenario gives them.
+SEQUENTIAL_SPECS = frozenset({"sync"})
+
+
+def is_variant_name(variant: str) -> bool:
+    """Whether ``variant`` can be written in a threshold, ``baseline`` or ``allow_data_loss``
+    (an unnamed ``cmd:`` or plugin spec cannot: it holds ``.`` or ``/``)."""
+    return "." not in variant and "/" not in variant
+
+
+def _named_variants(c: _Checker, raw: object) -> dict[str, str]:
+    if not isinstance(raw, Mapping):
+        raise c.fail("named_variants", f'must be a table of NAME = "SPEC" lines, got {_show(raw)}')
+    named: dict[str, str] = {}
+    for key, value in raw.items():
+        where = f"named_variants.{_key(key)}"
+        if not isinstance(key, str) or not _NAME_RE.fullmatch(key):
+            raise c.fail(where, f"a variant name is {_NAME_RULE} (no '.' or '/')")
+        if key in BUILTIN_VARIANTS:
+            raise c.fail(where, f"{key!r} is a builtin variant; choose another name")
+        if not isinstance(value, str):
+            raise c.fail(
+                where,
+                f"must be a variant spec such as 'cmd:curl ...' or 'pkg.mod:attr', "
+                f"got {_show(value)}",
+            )
+        spec = c.convert(where, parse_variant, value).spec
+        for other, other_spec in named.items():
+            if other_spec == spec:
+                raise c.fail(where, f"names the same spec as {other!r}")
+        named[key] = spec
+    return named
+
+
+def _variants(
+    c: _Checker, raw: object, named: Mapping[str, str]
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The variant names in order and name -> spec for each."""
     if isinstance(raw, str):
         raw = [raw]
     if not isinstance(raw, list) or not raw:
-        raise c.fail("variants", f"must be a list of variant specs, got {_show(raw)}")
-    out: list[str] = []
+        raise c.fail("variants", f"must be a list of variant names or specs, got {_show(raw)}")
+    specs: dict[str, str] = {}
+    name_of = {spec: name for name, spec in named.items()}
     for i, item in enumerate(raw):
         where = f"variants[{i}]"
         if not isinstance(item, str):
-            raise c.fail(where, f"must be a variant spec (text), got {_show(item)}")
-        spec = c.convert(where, parse_variant, item).spec
-        if spec in out:
-            raise c.fail(where, f"{spec!r} is listed twice")
-        out.append(spec)
+            raise c.fail(where, f"must be a variant name or spec (text), got {_show(item)}")
+        if item in named:
+            name, spec = item, named[item]
+        else:
+            if _NAME_RE.fullmatch(item) and item not in BUILTIN_VARIANTS:
+                raise c.fail(
+                    where,
+                    f"{item!r} is neither a builtin variant ({', '.join(BUILTIN_VARIANTS)}) "
+                    "nor a name given in [named_variants]",
+                )
+            spec = c.convert(where, parse_variant, item).spec
+            if spec in name_of:
+                raise c.fail(where, f"is named {name_of[spec]!r} in [named_variants]: list it so")
+            name = spec
+        if name in specs:
+            raise c.fail(where, f"{name!r} is listed twice")
+        if spec in specs.values():
+            raise c.fail(where, f"runs the same spec as another variant ({spec!r})")
+        specs[name] = spec
+    return tuple(specs), specs
+
+
+def _name_in(c: _Checker, where: str, value: object, names: Sequence[str]) -> str:
+    """``value`` must be one of the scenario's variants, written as a name."""
+    allowed = ", ".join(repr(n) for n in names if is_variant_name(n))
+    if not isinstance(value, str) or value not in names:
+        raise c.fail(where, f"must be one of the variants ({allowed}), got {_show(value)}")
+    if not is_variant_name(value):
+        raise c.fail(
+            where,
+            f"must be a variant's name, not a spec: give {_show(value)} a name in "
+            '[named_variants] (e.g. curl = "cmd:...") and write that name here',
+        )
+    return value
+
+
+def _allow_data_loss(c: _Checker, raw: object, names: Sequence[str]) -> tuple[str, ...]:
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, list):
+        raise c.fail("allow_data_loss", f"must be a list of variant names, got {_show(raw)}")
+    out: list[str] = []
+    for i, item in enumerate(items):
+        where = f"allow_data_loss[{i}]"
+        name = _name_in(c, where, item, names)
+        if name in out:
+            raise c.fail(where, f"{name!r} is listed twice")
+        out.append(name)
     return tuple(out)
+
+
+def _concurrencies(spec: str, concurrency: tuple[int, ...]) -> tuple[int, ...]:
+    return (1,) if spec in SEQUENTIAL_SPECS else concurrency
 
 
 def _settings(c: _Checker, raw: object) -> dict[str, Any]:
@@ -452,75 +551,38 @@ def _settings(c: _Checker, raw: object) -> dict[str, Any]:
     return dict(sorted(out.items()))
 
 
-# HTTP fault params whose names say their unit; unit strings become the mock's numbers.
-def _fault_param(c: _Checker, where: str, key: str, value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    if key == "rate" or key == "probability":
-        return c.convert(where, parse_percent, value)
-    if key.endswith("bytes") or key.endswith("bytes_per_s") or key == "chunk":
-        text = value[:-2] if value.endswith("/s") else value
-        return c.convert(where, parse_size, text)
-    if key == "ms" or key.endswith("_ms"):
-        return _whole(c.convert(where, lambda v: parse_duration(v, "ms"), value) * 1000.0)
-    if key.endswith("_s"):
-        return _whole(c.convert(where, parse_duration, value))
-    return value
-
-
-def _whole(number: float) -> float | int:
-    return int(number) if float(number).is_integer() else number
-
-
 def _http_faults(c: _Checker, raw: object, providers: Sequence[str]) -> list[dict[str, Any]]:
     if isinstance(raw, Mapping):
         raw = [raw]
     if not isinstance(raw, list):
         raise c.fail("faults", f"must be a list of [[faults]] tables, got {_show(raw)}")
-    if not raw:
-        return []
-    try:
-        # imported here: only scenarios with HTTP faults pay for importing the mock (aiohttp)
-        validate_fault = importlib.import_module("harness.mockprovider").validate_fault
-    except (ImportError, AttributeError) as exc:
-        raise c.fail("faults", f"cannot check HTTP faults: {exc}") from None
     out: list[dict[str, Any]] = []
     for i, item in enumerate(raw):
         where = f"faults[{i}]"
         if not isinstance(item, Mapping):
             raise c.fail(where, f"must be a table with a 'type', got {_show(item)}")
-        fault = {
-            key: _fault_param(c, f"{where}.{_key(key)}", key, value) for key, value in item.items()
-        }
-        target = fault.get("target")
-        if (
-            isinstance(target, Mapping)
-            and "provider" in target
-            and target["provider"] not in providers
-        ):
+        _json_only(c, where, item)
+        try:
+            spec = validate_fault(item)
+        except FaultValueError as exc:
+            raise c.fail(f"{where}.{exc.field}" if exc.field else where, exc.problem) from None
+        if spec.provider is not None and spec.provider not in providers:
             raise c.fail(
                 f"{where}.target.provider",
-                f"{target['provider']!r} is not a provider of this scenario "
-                f"({', '.join(providers)})",
+                f"{spec.provider!r} is not a provider of this scenario ({', '.join(providers)})",
             )
-        try:
-            # TOML allows dates, nan and inf; results.json and PUT /__mock/faults do not
-            json.dumps(fault, allow_nan=False)
-        except (TypeError, ValueError):
-            raise c.fail(where, "values must be text, numbers, booleans, lists or tables") from None
-        try:
-            spec = validate_fault(fault)
-        except ValueError as exc:
-            # the mock's FaultValueError carries the key; join it to the scenario's path
-            key = getattr(exc, "field", "")
-            problem = getattr(exc, "problem", str(exc))
-            raise c.fail(f"{where}.{_key(key)}" if key else where, problem) from None
-        except (TypeError, KeyError, AttributeError) as exc:  # a shape the mock did not expect
-            raise c.fail(where, f"invalid fault: {exc}") from None
-        # the mock's canonical form has every default filled in, so the hash does not depend
-        # on whether a default was written out
-        out.append(spec.to_dict() if hasattr(spec, "to_dict") else fault)
+        # the canonical form has every default filled in, so the hash does not depend on
+        # whether a default was written out
+        out.append(spec.to_dict())
     return out
+
+
+def _json_only(c: _Checker, where: str, item: Mapping[str, Any]) -> None:
+    try:
+        # TOML allows dates, nan and inf; results.json and PUT /__mock/faults do not
+        json.dumps(item, allow_nan=False)
+    except (TypeError, ValueError):
+        raise c.fail(where, "values must be text, numbers, booleans, lists or tables") from None
 
 
 def _network_faults(c: _Checker, raw: object) -> list[dict[str, Any]]:
@@ -532,10 +594,64 @@ def _network_faults(c: _Checker, raw: object) -> list[dict[str, Any]]:
         )
     out = []
     for i, item in enumerate(raw):
+        where = f"network_faults[{i}]"
         try:
             out.append(validate_network_fault(item))
-        except ValueError as exc:
-            raise c.fail(f"network_faults[{i}]", str(exc)) from None
+        except FaultValueError as exc:
+            raise c.fail(f"{where}.{exc.field}" if exc.field else where, exc.problem) from None
+    return out
+
+
+def _threshold(c: _Checker, where: str, text: object, variants: Sequence[str]) -> Threshold:
+    if isinstance(text, str):
+        for variant in variants:
+            if not is_variant_name(variant) and variant in text:
+                raise c.fail(
+                    where,
+                    f"a threshold names variants by name: give {_show(variant)} a name in "
+                    "[named_variants] (e.g. curl = \"cmd:...\") and write 'curl.METRIC ...'",
+                )
+    threshold: Threshold = c.convert(where, lambda t: parse_threshold(t, variants), text)
+    return threshold
+
+
+def _warnings(
+    named: Mapping[str, str],
+    specs: Mapping[str, str],
+    thresholds: Sequence[Threshold],
+    files: FilesSpec,
+    profile: bool,
+    concurrency: tuple[int, ...],
+) -> list[str]:
+    """One line per thing that does not stop a run but can never be decided or never runs."""
+    out: list[str] = [
+        f"named_variants.{name}: not listed in variants, so it never runs"
+        for name in named
+        if name not in specs
+    ]
+    for i, t in enumerate(thresholds):
+        where = f"thresholds[{i}] ({t.text})"
+        if t.metric == "memory_slope" and not files.sweep:
+            out.append(
+                f"{where}: memory_slope needs a size sweep ([files] sweep = true with several "
+                "sizes); this threshold can never be decided"
+            )
+        if (t.metric == "memory_slope" or t.metric in PROFILED_METRICS) and not profile:
+            out.append(
+                f"{where}: {t.metric} comes from profiled trials and profile = false; "
+                "this threshold can never be decided"
+            )
+        if t.baseline is not None and specs[t.baseline] not in SEQUENTIAL_SPECS:
+            # a sequential baseline at c=1 stands in at every concurrency; any other
+            # baseline is compared at the concurrencies both variants run
+            mine = _concurrencies(specs[t.variant], concurrency)
+            theirs = _concurrencies(specs[t.baseline], concurrency)
+            if not set(mine) & set(theirs):
+                out.append(
+                    f"{where}: {t.variant} runs at c={','.join(map(str, mine))} and "
+                    f"{t.baseline} at c={','.join(map(str, theirs))}, never at the same "
+                    "concurrency; this threshold can never be decided"
+                )
     return out
 
 
@@ -575,12 +691,13 @@ def scenario_from_dict(
         raise c.fail("files", "required: a [files] table with count and sizes")
     files, files_def = _files(c, top["files"])
     providers, providers_def = _providers(c, top.get("providers", [{"kind": "supabase"}]))
-    variants = _variants(c, top.get("variants", ["sync", "async"]))
-    default_baseline = "sync" if "sync" in variants else variants[0]
-    baseline = top.get("baseline", default_baseline)
-    if baseline not in variants:
-        shown = ", ".join(repr(v) for v in variants)
-        raise c.fail("baseline", f"must be one of the variants ({shown}), got {_show(baseline)}")
+    named = _named_variants(c, top.get("named_variants", {}))
+    variants, variant_specs = _variants(c, top.get("variants", ["sync", "async"]), named)
+    if "baseline" in top:
+        baseline = _name_in(c, "baseline", top["baseline"], variants)
+    else:
+        baseline = "sync" if "sync" in variants else variants[0]
+    allow_data_loss = _allow_data_loss(c, top.get("allow_data_loss", []), variants)
     raw_conc = top.get("concurrency", [4])
     conc_list = raw_conc if isinstance(raw_conc, list) else [raw_conc]
     if not conc_list:
@@ -616,8 +733,7 @@ def scenario_from_dict(
     if not isinstance(raw_thresholds, list):
         raise c.fail("thresholds", f"must be a list of strings, got {_show(raw_thresholds)}")
     thresholds = tuple(
-        c.convert(f"thresholds[{i}]", lambda t: parse_threshold(t, variants), text)
-        for i, text in enumerate(raw_thresholds)
+        _threshold(c, f"thresholds[{i}]", text, variants) for i, text in enumerate(raw_thresholds)
     )
     definition: dict[str, Any] = {
         "name": name,
@@ -639,6 +755,12 @@ def scenario_from_dict(
     if claim is not None:
         # only when set: scenarios without a claim keep the hashes their history is under
         definition["claim"] = claim
+    # Likewise only when they say something: a scenario whose every name is its own spec,
+    # with no variant allowed to lose data, keeps the hash it had before these keys existed.
+    if any(name != spec for name, spec in variant_specs.items()):
+        definition["variant_specs"] = dict(variant_specs)
+    if allow_data_loss:
+        definition["allow_data_loss"] = list(allow_data_loss)
     # Round-trip through JSON so `definition` is exactly what results.json will hold.
     definition = json.loads(json.dumps(definition))
     return Scenario(
@@ -661,6 +783,12 @@ def scenario_from_dict(
         network_faults=tuple(network_faults),
         thresholds=thresholds,
         claim=claim,
+        variant_specs=variant_specs,
+        allow_data_loss=allow_data_loss,
+        warnings=tuple(
+            f"{source}: {line}"
+            for line in _warnings(named, variant_specs, thresholds, files, profile, concurrency)
+        ),
     )
 
 
