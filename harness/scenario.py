@@ -474,12 +474,14 @@ def _variants(
                 )
             spec = c.convert(where, parse_variant, item).spec
             if spec in name_of:
-                raise c.fail(where, f"is named {name_of[spec]!r} in [named_variants]: list it so")
+                other = name_of[spec]
+                raise c.fail(
+                    where,
+                    f"{_show(spec)} is named {other!r} in [named_variants]: list it as {other!r}",
+                )
             name = spec
         if name in specs:
             raise c.fail(where, f"{name!r} is listed twice")
-        if spec in specs.values():
-            raise c.fail(where, f"runs the same spec as another variant ({spec!r})")
         specs[name] = spec
     return tuple(specs), specs
 
