@@ -409,6 +409,7 @@ def test_public_names() -> None:
         "ProviderSpec",
         "SEQUENTIAL_SPECS",
         "Scenario",
+        "definition_hash",
         "is_variant_name",
         "load_scenario",
         "load_scenarios",
