@@ -70,8 +70,9 @@ def load_variants(
             if _NAME_RE.fullmatch(item) and item not in BUILTIN_VARIANTS:
                 raise c.fail(
                     where,
-                    f"{item!r} is neither a builtin variant ({', '.join(BUILTIN_VARIANTS)}) "
-                    "nor a name given in [named_variants]",
+                    f"unknown variant {item!r}; allowed: {', '.join(BUILTIN_VARIANTS)}, a name "
+                    "given in [named_variants], async[SWITCH=off,...], cmd:TEMPLATE, "
+                    "package.module:attr",
                 )
             spec = c.convert(where, parse_variant, item).spec
             if spec in name_of:

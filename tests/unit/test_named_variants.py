@@ -104,7 +104,7 @@ def test_limits_names_curl_once() -> None:
             "variants[1]",
             "is named 'curl' in [named_variants]: list it as 'curl'",
         ),
-        (minimal(variants=["sync", "curl"]), "variants[1]", "nor a name given in [named_"),
+        (minimal(variants=["sync", "curl"]), "variants[1]", "a name given in [named_variants]"),
         (
             minimal(named_variants={"a": "async"}, variants=["a", "async"]),
             "variants[1]",

@@ -266,7 +266,7 @@ def test_lognormal_sizes_are_pinned() -> None:
         (
             minimal(variants=["sync", "turbo"]),
             "variants[1]",
-            "'turbo' is neither a builtin variant (sync, naive-async, async) nor a name given",
+            "unknown variant 'turbo'; allowed: sync, naive-async, async, a name given in [named_",
         ),
         (minimal(variants=["async[speed=off]"]), "variants[0]", "unknown switch 'speed'"),
         (minimal(variants=["sync", "sync"]), "variants[1]", "twice"),
