@@ -15,18 +15,20 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from harness.faults.common import FaultValueError, check_renamed, parse_param
 
 __all__ = [
     "COMMON_FAULT_PARAMS",
     "FAULT_TYPES",
+    "HTTP_PARAMS",
     "MAX_STALL_S",
     "PROVIDER_NAMES",
     "RATE_LIMIT_STYLES",
     "FaultSpec",
     "FaultValueError",
+    "Param",
     "default_rate_limit_style",
     "validate_fault",
     "validate_faults",
@@ -46,9 +48,138 @@ RATE_LIMIT_STYLES = (
 # misconfigured run cannot pin a server task for ever.
 MAX_STALL_S = 3600.0
 
+_BIG = 2**62
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an HTTP fault: its kind and bounds, and its default (``None``: absent
+    unless given). :attr:`description` is what ``uploadbench list`` shows."""
+
+    kind: Literal["int", "number", "choice"]
+    about: str
+    default: int | float | str | None = None
+    required: bool = False
+    low: float = 0
+    high: float = _BIG
+    above_low: bool = False  # strictly greater than `low`
+    choices: tuple[str, ...] = ()
+
+    @property
+    def description(self) -> str:
+        if self.kind == "choice":
+            shape = " | ".join(self.choices)
+        else:
+            word = "int" if self.kind == "int" else "number"
+            shape = f"{word} >= {self.low:g}" if self.high >= 1e9 else f"{word} {self._bounds}"
+        if self.required:
+            note = "required"
+        elif self.default is None:
+            note = "optional"
+        elif isinstance(self.default, str):
+            note = f"default {self.default}"
+        else:
+            note = f"default {self.default:g}"
+        return f"{shape} ({note}): {self.about}"
+
+    def check(self, key: str, value: object) -> int | float | str:
+        """``value`` checked against the kind and bounds; :class:`FaultValueError` if not."""
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise FaultValueError(
+                    key, f"must be one of {', '.join(self.choices)}, got {value!r}"
+                )
+            return str(value)
+        if self.kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise FaultValueError(key, f"must be an integer {self._bounds}, got {value!r}")
+        elif (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise FaultValueError(key, f"must be a number {self._bounds}, got {value!r}")
+        if value < self.low or value > self.high or (self.above_low and value == self.low):
+            word = "an integer" if self.kind == "int" else "a number"
+            raise FaultValueError(key, f"must be {word} {self._bounds}, got {value!r}")
+        return value if self.kind == "int" else float(value)
+
+    @property
+    def _bounds(self) -> str:
+        if self.above_low:
+            return f"> {self.low:g} and <= {self.high:g}"
+        if self.kind == "int":
+            return f"{int(self.low)}..{int(self.high)}"
+        return f"{self.low:g}..{self.high:g}"
+
+
+_RETRY_AFTER = Param("number", "sent as Retry-After", high=1e9)
+_PROBABILITY = Param("number", "how often", 1.0, high=1.0)
+_MAX_COUNT = Param("int", "apply at most this many times")
+
+# The one table of HTTP fault types and their parameters: validation, defaults and the
+# descriptions (FAULT_TYPES) all come from it.
+HTTP_PARAMS: Mapping[str, Mapping[str, Param]] = MappingProxyType(
+    {
+        "http_error": {
+            "status": Param("int", "the response status", 503, low=400, high=599),
+            "body": Param(
+                "choice", "the error body", "provider", choices=("provider", "html", "empty")
+            ),
+            "retry_after_s": _RETRY_AFTER,
+        },
+        "rate_limit": {
+            "style": Param(
+                "choice", "the 429's shape (absent: the provider's usual one)",
+                choices=RATE_LIMIT_STYLES,
+            ),
+            "retry_after_s": _RETRY_AFTER,
+        },
+        "concurrency_cap": {
+            "max_in_flight": Param(
+                "int", "more matching requests in flight get a 429", required=True, low=1
+            ),
+            "retry_after_s": _RETRY_AFTER,
+        },
+        "latency": {
+            "ms": Param(
+                "number", "delay before the response, after the body is read ('500ms' too)",
+                required=True, high=MAX_STALL_S * 1000,
+            ),
+            "jitter_ms": Param("number", "uniform +- jitter", 0.0, high=MAX_STALL_S * 1000),
+        },
+        "slow_read": {
+            "bytes_per_s": Param(
+                "int", "read the request body no faster than this ('64KiB/s' too)",
+                required=True, low=1,
+            ),
+        },
+        "stall": {
+            "after_bytes": Param("int", "stop reading the body here", 0),
+            "stall_s": Param(
+                "number", "then close (sooner once the client has gone)", 600.0,
+                high=MAX_STALL_S, above_low=True,
+            ),
+        },
+        "abort_mid_body": {
+            "after_bytes": Param("int", "cut the connection after this many body bytes"),
+            "after_pct": Param(
+                "number", "or after this share of Content-Length (a chunked body, with no "
+                "length, is cut at once); give exactly one of the two", high=100,
+            ),
+            "mode": Param("choice", "how the connection ends", "rst", choices=("fin", "rst")),
+        },
+        "drop_response": {
+            "mode": Param(
+                "choice", "body received, no answer", "fin", choices=("fin", "rst", "hang")
+            ),
+        },
+    }
+)  # fmt: skip
+
 COMMON_FAULT_PARAMS: Mapping[str, str] = MappingProxyType(
     {
-        "type": "one of FAULT_TYPES",
+        "type": "one of " + ", ".join(HTTP_PARAMS),
         "probability": "0..1 or a percentage: how often a matching request gets the fault "
         "(default 1.0)",
         "target": "optional {provider: kimi|glm|supabase, method: POST, route: glob on the "
@@ -57,55 +188,11 @@ COMMON_FAULT_PARAMS: Mapping[str, str] = MappingProxyType(
     }
 )
 
+# type -> {parameter: description}, derived from HTTP_PARAMS
 FAULT_TYPES: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
-        "http_error": MappingProxyType(
-            {
-                "status": "int 400..599 (default 503)",
-                "body": "provider | html | empty (default provider)",
-                "retry_after_s": "optional number >= 0: sent as Retry-After",
-            }
-        ),
-        "rate_limit": MappingProxyType(
-            {
-                "style": " | ".join(RATE_LIMIT_STYLES) + " (default: the provider's usual 429)",
-                "retry_after_s": "optional number >= 0: sent as Retry-After",
-            }
-        ),
-        "concurrency_cap": MappingProxyType(
-            {
-                "max_in_flight": "int >= 1: more matching requests in flight get a 429",
-                "retry_after_s": "optional number >= 0: sent as Retry-After",
-            }
-        ),
-        "latency": MappingProxyType(
-            {
-                "ms": "milliseconds >= 0 (or '500ms'): delay before the response, after the "
-                "body is read",
-                "jitter_ms": "number >= 0 (default 0): uniform +- jitter",
-            }
-        ),
-        "slow_read": MappingProxyType(
-            {"bytes_per_s": "int > 0 (or '64KiB/s'): read the request body no faster than this"}
-        ),
-        "stall": MappingProxyType(
-            {
-                "after_bytes": "int >= 0 (default 0): stop reading the body here",
-                "stall_s": f"number > 0, at most {MAX_STALL_S:g} (default 600): then close "
-                "(sooner once the client has gone)",
-            }
-        ),
-        "abort_mid_body": MappingProxyType(
-            {
-                "after_bytes": "int >= 0: cut the connection after this many body bytes",
-                "after_pct": "number 0..100: or after this share of Content-Length "
-                "(a chunked body, with no length, is cut at once)",
-                "mode": "fin | rst (default rst)",
-            }
-        ),
-        "drop_response": MappingProxyType(
-            {"mode": "fin | rst | hang (default fin): body received, no answer"}
-        ),
+        kind: MappingProxyType({name: p.description for name, p in params.items()})
+        for kind, params in HTTP_PARAMS.items()
     }
 )
 
@@ -167,38 +254,6 @@ class FaultSpec:
         return True
 
 
-def _number(d: Mapping[str, Any], key: str, default: float | None, lo: float, hi: float) -> Any:
-    value = d.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise FaultValueError(key, f"must be a number {lo:g}..{hi:g}, got {value!r}")
-    if not lo <= value <= hi:
-        raise FaultValueError(key, f"must be a number {lo:g}..{hi:g}, got {value!r}")
-    return float(value)
-
-
-def _integer(d: Mapping[str, Any], key: str, default: int | None, lo: int, hi: int) -> Any:
-    value = d.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise FaultValueError(key, f"must be an integer {lo}..{hi}, got {value!r}")
-    return value
-
-
-def _choice(d: Mapping[str, Any], key: str, default: str | None, allowed: Sequence[str]) -> Any:
-    value = d.get(key, default)
-    if value is None:
-        return None
-    if value not in allowed:
-        raise FaultValueError(key, f"must be one of {', '.join(allowed)}, got {value!r}")
-    return value
-
-
-_BIG = 2**62
-
-
 def validate_fault(d: Mapping[str, Any]) -> FaultSpec:
     """Check one fault dict and return its :class:`FaultSpec`.
 
@@ -239,47 +294,21 @@ def validate_fault(d: Mapping[str, Any]) -> FaultSpec:
 
     params: dict[str, Any] = {
         "type": kind,
-        "probability": _number(d, "probability", 1.0, 0.0, 1.0),
+        "probability": _PROBABILITY.check("probability", d.get("probability", 1.0)),
         "provider": provider,
         "method": method.upper() if isinstance(method, str) else None,
         "route": route,
-        "max_count": _integer(d, "max_count", None, 0, _BIG),
+        "max_count": _MAX_COUNT.check("max_count", d["max_count"]) if "max_count" in d else None,
     }
-    if kind == "http_error":
-        params["status"] = _integer(d, "status", 503, 400, 599)
-        params["body"] = _choice(d, "body", "provider", ("provider", "html", "empty"))
-        params["retry_after_s"] = _number(d, "retry_after_s", None, 0.0, 1e9)
-    elif kind == "rate_limit":
-        params["style"] = _choice(d, "style", None, RATE_LIMIT_STYLES)
-        params["retry_after_s"] = _number(d, "retry_after_s", None, 0.0, 1e9)
-    elif kind == "concurrency_cap":
-        if "max_in_flight" not in d:
-            raise FaultValueError("max_in_flight", "is required: an integer >= 1")
-        params["max_in_flight"] = _integer(d, "max_in_flight", None, 1, _BIG)
-        params["retry_after_s"] = _number(d, "retry_after_s", None, 0.0, 1e9)
-    elif kind == "latency":
-        if "ms" not in d:
-            raise FaultValueError("ms", "is required: a number of milliseconds >= 0")
-        params["ms"] = _number(d, "ms", None, 0.0, MAX_STALL_S * 1000)
-        params["jitter_ms"] = _number(d, "jitter_ms", 0.0, 0.0, MAX_STALL_S * 1000)
-    elif kind == "slow_read":
-        if "bytes_per_s" not in d:
-            raise FaultValueError("bytes_per_s", "is required: an integer > 0")
-        params["bytes_per_s"] = _integer(d, "bytes_per_s", None, 1, _BIG)
-    elif kind == "stall":
-        params["after_bytes"] = _integer(d, "after_bytes", 0, 0, _BIG)
-        stall_s = _number(d, "stall_s", 600.0, 0.0, MAX_STALL_S)
-        if stall_s <= 0:
-            raise FaultValueError("stall_s", f"must be > 0 and <= {MAX_STALL_S:g}")
-        params["stall_s"] = stall_s
-    elif kind == "abort_mid_body":
-        if ("after_bytes" in d) == ("after_pct" in d):
-            raise FaultValueError("after_bytes", "give exactly one of after_bytes or after_pct")
-        params["after_bytes"] = _integer(d, "after_bytes", None, 0, _BIG)
-        params["after_pct"] = _number(d, "after_pct", None, 0.0, 100.0)
-        params["mode"] = _choice(d, "mode", "rst", ("fin", "rst"))
-    elif kind == "drop_response":
-        params["mode"] = _choice(d, "mode", "fin", ("fin", "rst", "hang"))
+    if kind == "abort_mid_body" and ("after_bytes" in d) == ("after_pct" in d):
+        raise FaultValueError("after_bytes", "give exactly one of after_bytes or after_pct")
+    for name, param in HTTP_PARAMS[kind].items():
+        if name in d:
+            params[name] = param.check(name, d[name])
+        elif param.required:
+            raise FaultValueError(name, f"is required: {param.description}")
+        else:
+            params[name] = param.default
     return FaultSpec(**params)
 
 
