@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from harness.metrics import PROFILED_METRICS
+from harness.metrics import METRIC_TABLE, PROFILED_METRICS
 from harness.scenario.model import SEQUENTIAL_SPECS, FilesSpec, concurrencies_for
 from harness.thresholds import Threshold
 
 __all__ = ["undecidable_warnings"]
+
+# The event loop's metrics exist only where a loop runs the uploads: the worker leaves them
+# null for the sequential builtin and for a cmd: variant, whatever the run does.
+_LOOP_METRICS = frozenset(m.name for m in METRIC_TABLE if m.name.startswith("loop_"))
+
+
+def _has_no_loop(spec: str) -> bool:
+    return spec in SEQUENTIAL_SPECS or spec.startswith("cmd:")
 
 
 def undecidable_warnings(
@@ -38,6 +46,13 @@ def undecidable_warnings(
                 f"{where}: {t.metric} comes from profiled trials and profile = false; "
                 "this threshold can never be decided"
             )
+        if t.metric in _LOOP_METRICS:
+            for name in (t.variant, t.baseline):
+                if name is not None and _has_no_loop(specs[name]):
+                    out.append(
+                        f"{where}: {t.metric} is measured on an event loop and {name} "
+                        f"({specs[name]}) runs none; this threshold can never be decided"
+                    )
         if t.baseline is not None and specs[t.baseline] not in SEQUENTIAL_SPECS:
             # a sequential baseline at c=1 stands in at every concurrency; any other
             # baseline is compared at the concurrencies both variants run

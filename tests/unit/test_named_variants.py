@@ -196,6 +196,15 @@ def test_variants_filter_takes_names() -> None:
             "sync runs at c=1 and async at c=4,8, never at the same concurrency",
         ),
         ({"named_variants": {"curl": CURL}}, "named_variants.curl: not listed in variants"),
+        ({"thresholds": ["sync.loop_lag < 10ms"]}, "sync (sync) runs none"),
+        (
+            {
+                "named_variants": {"curl": CURL},
+                "variants": ["async", "curl"],
+                "thresholds": ["async/curl.loop_blocked < 2x"],
+            },
+            "loop_blocked_fraction is measured on an event loop and curl (cmd:curl",
+        ),
     ],
 )
 def test_warnings_for_what_can_never_be_decided(overrides: dict[str, Any], words: str) -> None:
@@ -212,6 +221,7 @@ def test_no_warning_when_it_can_be_decided() -> None:
         "async/sync.wall < 2x",  # sync at c=1 stands in at every concurrency
         "async.heap_peak < 64MiB",
         "async.memory_slope < 0.1",
+        "async.loop_lag < 1s",
     ]
     s = scenario_from_dict(
         minimal(
