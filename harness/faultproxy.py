@@ -1,12 +1,13 @@
 """Network faults: an asyncio TCP proxy with Toxiproxy's semantics.
 
-Fault types (Toxiproxy "toxics"; ``rate`` is Toxiproxy's ``toxicity``, the probability that
-a connection gets the fault, drawn per connection from a seeded RNG):
+The catalog (types, parameters, defaults, validation) is :mod:`harness.faults.network`;
+this module applies it. ``probability`` is Toxiproxy's ``toxicity``, the chance that a
+connection gets the fault, drawn per connection from a seeded RNG:
 
-``latency``    delay every chunk by ``latency_ms`` ± ``jitter_ms``, pipelined: each chunk
+``latency``    delay every chunk by ``ms`` ± ``jitter_ms``, pipelined: each chunk
                leaves at its arrival time + delay, so a link keeps its throughput and
                every byte arrives later (a real RTT), rather than one delay per read
-``bandwidth``  throttle to ``rate_kbps`` kilobytes (1000 B) per second
+``bandwidth``  throttle to ``bytes_per_s``
 ``reset_peer`` after ``timeout_ms`` (0: at once) reset both sides with a TCP RST
 ``blackhole``  read and discard, never forward or answer; close after ``timeout_ms``
                (0: never), i.e. Toxiproxy's ``timeout`` toxic
@@ -23,7 +24,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import math
 import random
 import signal
 import socket
@@ -35,97 +35,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from harness.units import parse_duration, parse_percent
+from harness.faults.network import NETWORK_PARAMS, validate_network_fault
 
-__all__ = [
-    "DIRECTIONS",
-    "NETWORK_FAULT_TYPES",
-    "FaultProxy",
-    "main",
-    "validate_network_fault",
-]
-
-DIRECTIONS = ("up", "down", "both")
-
-# type -> {param: (kind, default, description)}; kind "ms" takes a number of milliseconds or
-# a duration string, "kbps" a positive number. A default of None means required.
-_PARAMS: dict[str, dict[str, tuple[str, float | None, str]]] = {
-    "latency": {
-        "latency_ms": ("ms", None, "delay added to each chunk"),
-        "jitter_ms": ("ms", 0.0, "uniform ± spread around latency_ms"),
-    },
-    "bandwidth": {
-        "rate_kbps": ("kbps", None, "kilobytes (1000 B) per second"),
-    },
-    "reset_peer": {
-        "timeout_ms": ("ms", 0.0, "time before the reset (0: at once)"),
-    },
-    "blackhole": {
-        "timeout_ms": ("ms", 0.0, "time before closing (0: never)"),
-    },
-}
-
-NETWORK_FAULT_TYPES: dict[str, str] = {
-    "latency": "latency_ms, jitter_ms, direction: delay each chunk (Toxiproxy latency)",
-    "bandwidth": "rate_kbps, direction: throttle to KB/s (Toxiproxy bandwidth)",
-    "reset_peer": "timeout_ms: TCP RST both sides after the timeout (Toxiproxy reset_peer)",
-    "blackhole": "timeout_ms, direction: swallow data, never answer (Toxiproxy timeout)",
-}
-
-_COMMON = ("type", "rate", "direction", "name")
-# Days are far beyond any trial deadline; larger values are a typo, not a scenario.
-_MAX_MS = 24 * 3600 * 1000.0
-
-
-def validate_network_fault(fault: Mapping[str, Any]) -> dict[str, Any]:
-    """Check one network fault and return it normalised: every parameter present, durations
-    in milliseconds (numbers), ``rate`` a probability. Raises ``ValueError`` whose message
-    starts with the offending key and says what is allowed."""
-    if not isinstance(fault, Mapping):
-        raise ValueError(f"a network fault is a table with a 'type', got {fault!r}")
-    kind = fault.get("type")
-    if not isinstance(kind, str) or kind not in _PARAMS:
-        raise ValueError(f"type: unknown network fault {kind!r}; allowed: {', '.join(_PARAMS)}")
-    params = _PARAMS[kind]
-    allowed = sorted((*_COMMON, *params))
-    for key in fault:
-        if key not in allowed:
-            raise ValueError(f"{key}: unknown key for {kind}; allowed: {', '.join(allowed)}")
-    out: dict[str, Any] = {"type": kind}
-    if "name" in fault:
-        if not isinstance(fault["name"], str) or not 0 < len(fault["name"]) <= 100:
-            raise ValueError(f"name: must be text of 1..100 characters, got {fault['name']!r}")
-        out["name"] = fault["name"]
-    try:
-        out["rate"] = parse_percent(fault.get("rate", 1.0))
-    except ValueError as exc:
-        raise ValueError(f"rate: {exc}") from None
-    direction = fault.get("direction", "both")
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction: must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
-    out["direction"] = direction
-    for key, (unit, default, _) in params.items():
-        raw = fault.get(key, default)
-        if raw is None:
-            raise ValueError(f"{key}: required for {kind}")
-        try:
-            if unit == "ms":
-                value = parse_duration(raw, default_unit="ms") * 1000.0
-                if value > _MAX_MS:
-                    raise ValueError(f"at most 24h, got {raw!r}")
-            else:
-                if isinstance(raw, bool) or not isinstance(raw, int | float):
-                    raise ValueError(f"expected a number, got {raw!r}")
-                value = float(raw)
-                if not math.isfinite(value) or value <= 0:
-                    raise ValueError(f"expected a number > 0, got {raw!r}")
-        except ValueError as exc:
-            raise ValueError(f"{key}: {exc}") from None
-        out[key] = value
-    if kind == "latency" and out["jitter_ms"] > out["latency_ms"]:
-        raise ValueError("jitter_ms: must not exceed latency_ms (a chunk cannot arrive early)")
-    return out
-
+__all__ = ["FaultProxy", "main"]
 
 # Reads of this size keep per-chunk latency close to Toxiproxy's (it forwards what one read
 # returns) while keeping the number of wake-ups per MiB low.
@@ -167,8 +79,9 @@ class _Fate:
 def _draw(faults: Sequence[Mapping[str, Any]], rng: random.Random) -> _Fate:
     fate = _Fate()
     for fault in faults:
-        # draw for every fault, applied or not, so one fault's rate does not shift the others
-        if rng.random() >= fault["rate"]:
+        # draw for every fault, applied or not, so one fault's probability does not shift
+        # the others
+        if rng.random() >= fault["probability"]:
             continue
         kind = fault["type"]
         fate.applied.append(kind)
@@ -176,10 +89,10 @@ def _draw(faults: Sequence[Mapping[str, Any]], rng: random.Random) -> _Fate:
         chosen = sides[fault["direction"]]
         if kind == "latency":
             for side in chosen:
-                side.latency_s += fault["latency_ms"] / 1000.0
+                side.latency_s += fault["ms"] / 1000.0
                 side.jitter_s += fault["jitter_ms"] / 1000.0
         elif kind == "bandwidth":
-            rate = fault["rate_kbps"] * 1000.0
+            rate = float(fault["bytes_per_s"])
             for side in chosen:
                 side.bytes_per_s = rate if side.bytes_per_s is None else min(side.bytes_per_s, rate)
         elif kind == "reset_peer":
@@ -246,7 +159,7 @@ class FaultProxy:
             "bytes_down": 0,
             "bytes_dropped": 0,
             "resets": 0,
-            "faults": {kind: 0 for kind in _PARAMS},
+            "faults": {kind: 0 for kind in NETWORK_PARAMS},
         }
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -12,8 +12,10 @@ A size sweep (``[files] sweep = true``) adds a size axis: every cell above runs 
 distinct file size, uploading only the files of that size (``Trial.size``), so the profiled
 trials give one heap peak per size for the ``memory_slope`` fit.
 
-The ``sync`` baseline is sequential by definition, so it runs once per repeat with
-concurrency 1 instead of once per concurrency value.
+The ``sync`` spec is sequential by definition, so it runs once per repeat with concurrency 1
+instead of once per concurrency value, whatever name the scenario gives it. Trials carry the
+variant's **name** (what results, thresholds and reports show); the worker looks up the spec
+with :meth:`Scenario.spec_of`.
 """
 
 from __future__ import annotations
@@ -28,8 +30,6 @@ __all__ = ["QUICK_REPEATS", "Trial", "plan_trials", "shard", "variant_concurrenc
 
 # --quick is for a fast look, not a verdict: two repeats still show the spread.
 QUICK_REPEATS = 2
-
-_SEQUENTIAL_VARIANTS = frozenset({"sync"})
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,9 @@ def trial_key(
 
 
 def variant_concurrencies(scenario: Scenario, variant: str) -> tuple[int, ...]:
-    """The concurrency values a variant runs with: ``(1,)`` for the sequential ``sync``."""
-    if variant in _SEQUENTIAL_VARIANTS:
-        return (1,)
-    return scenario.concurrency
+    """The concurrency values a variant (by name) runs with: ``(1,)`` when its spec is the
+    sequential ``sync``."""
+    return scenario.concurrencies_of(variant)
 
 
 def plan_trials(
@@ -89,7 +88,7 @@ def plan_trials(
     """All trials of a run in execution order.
 
     ``repeats_override`` replaces each scenario's ``repeats``; ``variants_filter`` keeps only
-    those variant specs (each must belong to at least one scenario); ``quick`` caps repeats at
+    those variant names (each must belong to at least one scenario); ``quick`` caps repeats at
     :data:`QUICK_REPEATS` and drops warm-ups (profiled trials stay: they are the only source
     of ``heap_peak_bytes``). File counts are not changed by the plan.
     """

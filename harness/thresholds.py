@@ -1,9 +1,14 @@
-"""k6-like pass/fail thresholds on a scenario's metrics.
+"""k6-like pass/fail thresholds on a scenario's metrics: the grammar (evaluation is
+:mod:`harness.analysis.thresholds`).
 
 Two forms::
 
-    VARIANT.METRIC OP VALUE[unit]          async.latency_p99 < 2s, async.timeout_rate < 1%
-    VARIANT/BASELINE.METRIC OP VALUE[x]    async/sync.throughput > 5x   (ratio of medians)
+    NAME.METRIC OP VALUE[unit]          async.latency_p99 < 2s, async.timeout_rate < 1%
+    NAME/BASELINE.METRIC OP VALUE[x]    async/curl.throughput > 5x   (ratio of medians)
+
+``NAME`` and ``BASELINE`` are variant names (``async``, ``async[pooling=off]``, or a name
+given in the scenario's ``[named_variants]``); a name never holds ``.`` or ``/``, so a
+threshold splits at its first ``.`` and at the ``/`` before it, as a person reads it.
 
 ``OP`` is one of ``< <= > >=``. The statistic is the **median over the measured repeats**
 (warm-up and profiled trials are never passed in), so one noisy repeat cannot flip a verdict.
@@ -49,12 +54,12 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
 }
 
-# The left side is greedy so the metric is the last dotted name before the operator: variant
-# specs may themselves contain dots (``pkg.mod:attr``) and slashes (``cmd:...``).
+# Everything before the first "." names the variant(s): names never hold "." or "/".
 _THRESHOLD_RE = re.compile(
-    r"^\s*(?P<lhs>.+)\.(?P<metric>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op><=|>=|<|>)\s*(?P<value>\S.*?)\s*$"
+    r"^\s*(?P<lhs>[^./]+(?:/[^./]*)?)\.(?P<metric>[A-Za-z_][A-Za-z0-9_]*)\s*"
+    r"(?P<op><=|>=|<|>)\s*(?P<value>\S.*?)\s*$"
 )
-_FORMS = "'VARIANT.METRIC OP VALUE' or 'VARIANT/BASELINE.METRIC OP VALUEx' with OP one of < <= > >="
+_FORMS = "'NAME.METRIC OP VALUE' or 'NAME/BASELINE.METRIC OP VALUEx' with OP one of < <= > >="
 
 
 @dataclass(frozen=True)
@@ -127,22 +132,19 @@ def _plain_number(raw: str) -> float:
 
 
 def _split_variants(lhs: str, variants: Sequence[str] | None) -> tuple[str, str | None]:
-    lhs = lhs.strip()
-    if variants is None:
-        if "/" in lhs and not lhs.startswith("cmd:"):
-            left, _, right = lhs.partition("/")
-            return left.strip(), right.strip()
-        return lhs, None
-    if lhs in variants:
-        return lhs, None
-    # a cmd: template may contain '/', so try every split point against the known variants
-    for index, char in enumerate(lhs):
-        if char == "/":
-            left, right = lhs[:index].strip(), lhs[index + 1 :].strip()
-            if left in variants and right in variants:
-                return left, right
-    shown = ", ".join(repr(v) for v in variants)
-    raise ValueError(f"{lhs!r} names no variant of this scenario; allowed: {shown}")
+    left, slash, right = lhs.partition("/")
+    variant, baseline = left.strip(), (right.strip() if slash else None)
+    if variants is not None:
+        for name in (variant, baseline):
+            if name is not None and name and name not in variants:
+                shown = ", ".join(repr(v) for v in variants if _is_name(v))
+                raise ValueError(f"{name!r} names no variant of this scenario; allowed: {shown}")
+    return variant, baseline
+
+
+def _is_name(variant: str) -> bool:
+    # an unnamed cmd: or plugin spec is a variant too, but cannot be written in a threshold
+    return "." not in variant and "/" not in variant
 
 
 def parse_threshold(text: str, variants: Sequence[str] | None = None) -> Threshold:

@@ -91,7 +91,7 @@ def parse_size(value: object) -> int:
 
 def parse_duration(value: object, default_unit: str = "s") -> float:
     """Seconds from ``"500ms"``, ``"2s"``, ``"1.5 min"``; a bare number is in
-    ``default_unit`` (seconds unless the field name says otherwise, e.g. ``latency_ms``)."""
+    ``default_unit`` (seconds unless the field name says otherwise, e.g. ``timeout_ms``)."""
     allowed = f"a duration such as '500ms', '2s' or '1.5min' (units: {_DURATION_SHOWN})"
     number = _number(value)
     if number is not None:

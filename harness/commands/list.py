@@ -1,18 +1,27 @@
 """``uploadbench list [DIR]``: the scenarios under ``DIR`` (default ``scenarios/``) with
-their description and trial count, then the built-in variants and switches, the HTTP fault
-types of the mock provider, the network fault types and the threshold metrics."""
+their description and trial count, then the built-in variants and switches, the HTTP and
+network fault catalogs (:mod:`harness.faults`) and the metrics with unit and definition
+(:data:`harness.metrics.METRIC_TABLE`). Everything goes to stdout."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from harness.commands.validate import printable, scenario_files
 from harness.errors import EXIT_ERROR, EXIT_OK, ScenarioError
-from harness.faultproxy import NETWORK_FAULT_TYPES
+from harness.faults import (
+    COMMON_FAULT_PARAMS,
+    COMMON_NETWORK_PARAMS,
+    FAULT_TYPES,
+    NETWORK_FAULT_TYPES,
+    RENAMED,
+    network_fault_summary,
+)
+from harness.metrics import METRIC_TABLE
 from harness.plan import plan_trials
 from harness.scenario import load_scenario
-from harness.thresholds import METRIC_ALIASES, METRICS
 from uploader.api import Fixes
 from uploader.variants import BUILTIN_VARIANTS
 
@@ -42,14 +51,29 @@ def _scenario_lines(folder: Path) -> tuple[list[str], int]:
     return lines, bad
 
 
-def _http_fault_lines() -> list[str]:
-    # imported here: the mock pulls in aiohttp, which listing scenarios does not need
-    from harness.mockprovider import FAULT_TYPES
+def _catalog_lines(
+    common: Mapping[str, str], types: Mapping[str, Mapping[str, str]], summary: Callable[[str], str]
+) -> list[str]:
+    lines: list[str] = []
+    for kind, params in types.items():
+        about = summary(kind)
+        lines.append(f"  {kind}" + (f": {about}" if about else ""))
+        lines.extend(f"      {name}: {text}" for name, text in params.items())
+        if not params:
+            lines.append("      (no parameters)")
+    lines.append("  every fault also takes:")
+    lines.extend(f"      {name}: {text}" for name, text in common.items() if name != "type")
+    return lines
 
+
+def _metric_lines() -> list[str]:
     lines = []
-    for kind, params in FAULT_TYPES.items():
-        lines.append(f"  {kind}: {', '.join(params) or '(no parameters)'}")
-    lines.append("  (every fault also takes rate, target = {provider, method, route}, max_count)")
+    for m in METRIC_TABLE:
+        unit = f" [{m.base_unit}]" if m.base_unit else ""
+        better = "higher is better" if m.higher_is_better else "lower is better"
+        aliases = f"; aliases: {', '.join(m.aliases)}" if m.aliases else ""
+        lines.append(f"  {m.name}{unit} ({m.kind}, {better}{aliases})")
+        lines.append(f"      {m.definition}")
     return lines
 
 
@@ -91,17 +115,26 @@ class ListCommand:
             "e.g. cmd:curl -sf --data-binary @{path} {url}"
         )
         out.append("  package.module:attr: your own uploader (sync or async upload_many)")
+        out.append(
+            '  name a cmd: or plugin spec once in [named_variants] (curl = "cmd:...") and '
+            "use the name in variants, baseline, thresholds and allow_data_loss"
+        )
         out.append("")
         out.append("HTTP faults (mock provider, [[faults]]):")
-        out.extend(_http_fault_lines())
+        out.extend(_catalog_lines(COMMON_FAULT_PARAMS, FAULT_TYPES, lambda _: ""))
         out.append("")
         out.append("Network faults (fault proxy, [[network_faults]]):")
-        out.extend(f"  {kind}: {text}" for kind, text in NETWORK_FAULT_TYPES.items())
-        out.append("  (every network fault also takes rate and direction = up | down | both)")
+        out.extend(
+            _catalog_lines(COMMON_NETWORK_PARAMS, NETWORK_FAULT_TYPES, network_fault_summary)
+        )
         out.append("")
-        out.append("Threshold metrics:")
-        out.append(f"  {', '.join(METRICS)}")
-        out.append(f"  aliases: {', '.join(f'{a}={m}' for a, m in METRIC_ALIASES.items())}")
+        out.append(
+            "Renamed fault parameters (old names are refused): "
+            + ", ".join(f"{old} -> {new}" for old, new in RENAMED.items())
+        )
+        out.append("")
+        out.append("Metrics (thresholds: NAME.METRIC OP VALUE, NAME/BASELINE.METRIC OP VALUEx):")
+        out.extend(_metric_lines())
         print("\n".join(out))
         return EXIT_ERROR if bad else EXIT_OK
 

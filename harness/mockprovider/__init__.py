@@ -1,6 +1,7 @@
 """The mock provider: one aiohttp app on 127.0.0.1 imitating Kimi (``/kimi/v1``), GLM
 (``/glm/api/paas/v4``) and Supabase (``/supabase``: Storage, TUS, PostgREST), with
-HTTP-level faults and ``/__mock/`` control routes.
+HTTP-level faults and ``/__mock/`` control routes. The fault catalog (types, parameters,
+validation) is :mod:`harness.faults`, re-exported here; the mock applies it.
 
 Use::
 
@@ -11,9 +12,7 @@ Use::
         ...
 """
 
-from harness.mockprovider.app import PREFIXES, create_app
-from harness.mockprovider.config import HASH_ALGOS, MockConfig
-from harness.mockprovider.faults import (
+from harness.faults import (
     COMMON_FAULT_PARAMS,
     FAULT_TYPES,
     FaultSpec,
@@ -21,6 +20,8 @@ from harness.mockprovider.faults import (
     validate_fault,
     validate_faults,
 )
+from harness.mockprovider.app import PREFIXES, create_app
+from harness.mockprovider.config import HASH_ALGOS, MockConfig
 from harness.mockprovider.server import MockServer
 
 __all__ = [

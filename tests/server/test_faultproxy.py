@@ -19,7 +19,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from harness.faultproxy import FaultProxy, validate_network_fault
+from harness.faultproxy import FaultProxy
+from harness.faults import validate_network_fault
 
 
 @dataclass
@@ -90,12 +91,12 @@ async def roundtrip(port: int, payload: bytes) -> bytes:
         await writer.wait_closed()
 
 
-async def test_rate_zero_passes_through_untouched(echo: Echo, http_server: int) -> None:
+async def test_probability_zero_passes_through_untouched(echo: Echo, http_server: int) -> None:
     faults = [
-        {"type": "latency", "latency_ms": 5000, "rate": 0},
-        {"type": "blackhole", "rate": 0},
-        {"type": "reset_peer", "rate": "0%"},
-        {"type": "bandwidth", "rate_kbps": 1, "rate": 0.0},
+        {"type": "latency", "ms": 5000, "probability": 0},
+        {"type": "blackhole", "probability": 0},
+        {"type": "reset_peer", "probability": "0%"},
+        {"type": "bandwidth", "bytes_per_s": 1_000, "probability": 0.0},
     ]
     payload = bytes(range(256)) * 4096  # 1 MiB
     async with FaultProxy(upstream=("127.0.0.1", echo.port), faults=faults, seed=3) as proxy:
@@ -117,7 +118,7 @@ async def test_rate_zero_passes_through_untouched(echo: Echo, http_server: int) 
 
 
 async def test_latency_delays_data(echo: Echo) -> None:
-    faults = [{"type": "latency", "latency_ms": 150, "jitter_ms": 20, "direction": "both"}]
+    faults = [{"type": "latency", "ms": 150, "jitter_ms": 20, "direction": "both"}]
     loop = asyncio.get_running_loop()
     async with FaultProxy(upstream=("127.0.0.1", echo.port), faults=faults) as proxy:
         started = loop.time()
@@ -135,7 +136,7 @@ async def test_latency_is_pipelined_and_seeded_with_an_injected_clock(echo: Echo
         slept.append(seconds)
         await asyncio.sleep(0)
 
-    faults = [{"type": "latency", "latency_ms": 100, "jitter_ms": 10, "direction": "up"}]
+    faults = [{"type": "latency", "ms": 100, "jitter_ms": 10, "direction": "up"}]
 
     async def run(seed: int) -> list[float]:
         slept.clear()
@@ -166,7 +167,7 @@ async def test_latency_is_pipelined_and_seeded_with_an_injected_clock(echo: Echo
 
 
 async def test_bandwidth_limits_throughput(echo: Echo) -> None:
-    faults = [{"type": "bandwidth", "rate_kbps": 100, "direction": "up"}]
+    faults = [{"type": "bandwidth", "bytes_per_s": 100_000, "direction": "up"}]
     payload = b"b" * 60_000
     loop = asyncio.get_running_loop()
     async with FaultProxy(upstream=("127.0.0.1", echo.port), faults=faults) as proxy:
@@ -187,7 +188,7 @@ async def test_bandwidth_paces_with_an_injected_clock(echo: Echo) -> None:
         now[0] += seconds
         await asyncio.sleep(0)
 
-    faults = [{"type": "bandwidth", "rate_kbps": 10, "direction": "up"}]
+    faults = [{"type": "bandwidth", "bytes_per_s": 10_000, "direction": "up"}]
     proxy = FaultProxy(
         upstream=("127.0.0.1", echo.port), faults=faults, clock=lambda: now[0], sleep=fake_sleep
     )
@@ -223,7 +224,7 @@ async def test_reset_peer_after_a_timeout(echo: Echo, http_server: int) -> None:
         assert proxy.stats()["resets"] == 1
 
     # an HTTP client uploading through it fails with a connection error, not a hang
-    slow = [{"type": "reset_peer", "timeout_ms": 100}, {"type": "bandwidth", "rate_kbps": 50}]
+    slow = [{"type": "reset_peer", "timeout_ms": 100}, {"type": "bandwidth", "bytes_per_s": 50_000}]
     async with (
         FaultProxy(upstream=("127.0.0.1", http_server), faults=slow) as proxy,
         aiohttp.ClientSession() as session,
@@ -275,9 +276,9 @@ async def test_blackhole_down_swallows_only_the_answer(echo: Echo) -> None:
     assert echo.received == 7
 
 
-async def test_rate_is_a_seeded_probability_per_connection(echo: Echo) -> None:
+async def test_probability_is_seeded_per_connection(echo: Echo) -> None:
     async def pattern(seed: int) -> list[bool]:
-        faults = [{"type": "reset_peer", "rate": 0.5}]
+        faults = [{"type": "reset_peer", "probability": 0.5}]
         out = []
         async with FaultProxy(upstream=("127.0.0.1", echo.port), faults=faults, seed=seed) as p:
             for _ in range(16):
@@ -309,15 +310,21 @@ async def test_unreachable_upstream_resets_the_client(echo: Echo) -> None:
 def test_validation_messages() -> None:
     assert validate_network_fault({"type": "blackhole"}) == {
         "type": "blackhole",
-        "rate": 1.0,
+        "probability": 1.0,
         "direction": "both",
         "timeout_ms": 0.0,
     }
     for bad, message in [
         ({"type": "slicer"}, "type: unknown network fault"),
-        ({"type": "latency", "latency_ms": 10, "jitter_ms": 20}, "jitter_ms: must not exceed"),
-        ({"type": "latency", "latency_ms": "2 weeks"}, "latency_ms: unknown duration unit"),
-        ({"type": "bandwidth", "rate_kbps": "fast"}, "rate_kbps: expected a number"),
+        ({"type": "latency", "ms": 10, "jitter_ms": 20}, "jitter_ms: must not exceed"),
+        ({"type": "latency", "ms": "2 weeks"}, "ms: unknown duration unit"),
+        ({"type": "bandwidth", "bytes_per_s": "fast"}, "bytes_per_s: expected a size"),
+        (
+            {"type": "bandwidth", "bytes_per_s": "100KB/s", "rate": 1},
+            "rate: renamed to probability",
+        ),
+        ({"type": "latency", "latency_ms": 5}, "latency_ms: renamed to ms"),
+        ({"type": "bandwidth", "rate_kbps": 5}, "rate_kbps: renamed to bytes_per_s"),
         ({"type": "reset_peer", "stream": "upstream"}, "stream: unknown key for reset_peer"),
     ]:
         with pytest.raises(ValueError, match=message):
@@ -334,7 +341,7 @@ def run_cli(*args: str) -> subprocess.Popen[str]:
 
 
 async def test_cli_prints_its_url_first_and_stats_on_sigterm(echo: Echo) -> None:
-    faults = json.dumps([{"type": "latency", "latency_ms": 10}])
+    faults = json.dumps([{"type": "latency", "ms": 10}])
     proc = run_cli("--upstream", f"127.0.0.1:{echo.port}", "--faults", faults, "--seed", "4")
     try:
         assert proc.stdout is not None
@@ -371,7 +378,7 @@ def test_cli_bad_input_is_one_line(args: list[str], message: str) -> None:
 async def test_close_with_open_connections_is_clean(
     echo: Echo, caplog: pytest.LogCaptureFixture
 ) -> None:
-    faults = [{"type": "latency", "latency_ms": 10, "rate": 0.5}]
+    faults = [{"type": "latency", "ms": 10, "probability": 0.5}]
     proxy = FaultProxy(upstream=("127.0.0.1", echo.port), faults=faults)
     await proxy.start()
     clients = [await asyncio.open_connection("127.0.0.1", proxy.port) for _ in range(4)]
@@ -391,13 +398,8 @@ async def test_close_with_open_connections_is_clean(
 def test_public_names() -> None:
     import harness.faultproxy as module
 
-    assert set(module.__all__) == {
-        "DIRECTIONS",
-        "NETWORK_FAULT_TYPES",
-        "FaultProxy",
-        "main",
-        "validate_network_fault",
-    }
+    # the catalog (types, parameters, validation) is harness.faults.network
+    assert set(module.__all__) == {"FaultProxy", "main"}
 
 
 async def test_set_faults_applies_to_new_connections(echo: Echo) -> None:
@@ -416,9 +418,9 @@ async def test_many_connections_with_faults_leak_no_descriptors(echo: Echo) -> N
         return len(os.listdir("/proc/self/fd"))
 
     faults = [
-        {"type": "latency", "latency_ms": 5, "jitter_ms": 5, "rate": 0.5},
-        {"type": "reset_peer", "timeout_ms": 0, "rate": 0.2},
-        {"type": "bandwidth", "rate_kbps": 10_000, "rate": 0.3},
+        {"type": "latency", "ms": 5, "jitter_ms": 5, "probability": 0.5},
+        {"type": "reset_peer", "timeout_ms": 0, "probability": 0.2},
+        {"type": "bandwidth", "bytes_per_s": 10_000_000, "probability": 0.3},
     ]
     before = open_fds()
     async with FaultProxy(upstream=("127.0.0.1", echo.port), faults=faults, seed=11) as proxy:

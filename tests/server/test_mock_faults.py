@@ -313,8 +313,8 @@ async def test_drop_response_hang_until_the_client_gives_up() -> None:
     assert (record.fault, record.status) == ("drop_response", None)
 
 
-async def test_rate_draws_are_reproducible_per_seed() -> None:
-    fault = {"type": "http_error", "status": 500, "rate": 0.5}
+async def test_probability_draws_are_reproducible_per_seed() -> None:
+    fault = {"type": "http_error", "status": 500, "probability": 0.5}
 
     async def faulted_seqs(seed: int) -> list[int]:
         config = MockConfig(keys=(KEY,), faults=(fault,), seed=seed)
@@ -506,3 +506,20 @@ async def test_requests_refused_before_the_body_still_name_their_object() -> Non
         (503, None, None),  # a multipart upload names its file only inside the body
         (resp.status, "uploads/b.bin", "b.bin"),
     ]
+
+
+async def test_fault_endpoint_speaks_the_catalogs_names() -> None:
+    # PUT /__mock/faults validates with harness.faults: the new names and unit strings are
+    # taken, an old name is refused naming the new one, GET answers in the catalog's form
+    async with serve([]) as server, aiohttp.ClientSession() as session:
+        url = server.url + "/__mock/faults"
+        old = {"faults": [{"type": "http_error", "rate": 0.5}]}
+        async with session.put(url, json=old) as resp:
+            assert resp.status == 400
+            assert "faults[0].rate: renamed to probability" in await resp.text()
+        new = {"faults": [{"type": "latency", "ms": "250ms", "probability": "50%"}]}
+        async with session.put(url, json=new) as resp:
+            assert resp.status == 200
+        async with session.get(url) as resp:
+            (fault,) = (await resp.json())["faults"]
+        assert fault == {"type": "latency", "probability": 0.5, "ms": 250, "jitter_ms": 0.0}

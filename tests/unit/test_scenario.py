@@ -45,7 +45,7 @@ max_attempts = 4
 
 [[network_faults]]
 type = "latency"
-latency_ms = 50
+ms = 50
 jitter_ms = "10ms"
 direction = "up"
 """
@@ -86,9 +86,9 @@ def test_loads_and_normalises(tmp_path: Path) -> None:
     assert s.network_faults == (
         {
             "type": "latency",
-            "rate": 1.0,
+            "probability": 1.0,
             "direction": "up",
-            "latency_ms": 50.0,
+            "ms": 50.0,
             "jitter_ms": 10.0,
         },
     )
@@ -145,9 +145,9 @@ def test_same_definition_written_differently_has_the_same_hash(tmp_path: Path) -
     [[network_faults]]
     direction = "up"
     jitter_ms = 10
-    latency_ms = "50ms"
+    ms = "50ms"
     type = "latency"
-    rate = "100%"
+    probability = "100%"
     """
     a = load_scenario(write(tmp_path, BASE, "a.toml"))
     b = load_scenario(write(tmp_path, reordered, "b.toml"))
@@ -168,7 +168,7 @@ def test_same_definition_written_differently_has_the_same_hash(tmp_path: Path) -
         ('deadline = "2min"', 'deadline = "121s"'),
         ("concurrency = [1, 4]", "concurrency = [4, 1]"),
         ("max_attempts = 4", "max_attempts = 5"),
-        ("latency_ms = 50", "latency_ms = 51"),
+        ("ms = 50", "ms = 51"),
         ("< 2s", "<= 2s"),
         ('kind = "kimi"', 'kind = "glm"'),
     ],
@@ -266,7 +266,7 @@ def test_lognormal_sizes_are_pinned() -> None:
         (
             minimal(variants=["sync", "turbo"]),
             "variants[1]",
-            "unknown variant 'turbo'; allowed: sync",
+            "unknown variant 'turbo'; allowed: sync, naive-async, async, a name given in [named_",
         ),
         (minimal(variants=["async[speed=off]"]), "variants[0]", "unknown switch 'speed'"),
         (minimal(variants=["sync", "sync"]), "variants[1]", "twice"),
@@ -301,28 +301,28 @@ def test_lognormal_sizes_are_pinned() -> None:
         ),
         (
             minimal(network_faults=[{"type": "earthquake"}]),
-            "network_faults[0]",
-            "type: unknown network fault 'earthquake'; allowed: latency, bandwidth",
+            "network_faults[0].type",
+            "unknown network fault 'earthquake'; allowed: latency, bandwidth",
         ),
         (
             minimal(network_faults=[{"type": "latency"}]),
-            "network_faults[0]",
-            "latency_ms: required",
+            "network_faults[0].ms",
+            "required",
         ),
         (
-            minimal(network_faults=[{"type": "bandwidth", "rate_kbps": 0}]),
-            "network_faults[0]",
-            "rate_kbps",
+            minimal(network_faults=[{"type": "bandwidth", "bytes_per_s": 0}]),
+            "network_faults[0].bytes_per_s",
+            "> 0",
         ),
         (
-            minimal(network_faults=[{"type": "latency", "latency_ms": 5, "direction": "sideways"}]),
-            "network_faults[0]",
-            "direction: must be one of up, down, both",
+            minimal(network_faults=[{"type": "latency", "ms": 5, "direction": "sideways"}]),
+            "network_faults[0].direction",
+            "must be one of up, down, both",
         ),
         (
-            minimal(network_faults=[{"type": "latency", "latency_ms": 5, "rate": 2}]),
-            "network_faults[0]",
-            "rate:",
+            minimal(network_faults=[{"type": "latency", "ms": 5, "probability": 2}]),
+            "network_faults[0].probability",
+            "between 0 and 1",
         ),
         (minimal(thresholds=["async.latency_p99 < 2"]), "thresholds[0]", "add a unit"),
         (
@@ -407,7 +407,10 @@ def test_public_names() -> None:
         "SETTINGS_FIELDS",
         "FilesSpec",
         "ProviderSpec",
+        "SEQUENTIAL_SPECS",
         "Scenario",
+        "definition_hash",
+        "is_variant_name",
         "load_scenario",
         "load_scenarios",
         "scenario_from_dict",
@@ -415,11 +418,11 @@ def test_public_names() -> None:
 
 
 def test_http_faults_take_units_and_are_stored_in_the_mock_form() -> None:
-    from harness.mockprovider import validate_fault
+    from harness.faults import validate_fault
 
     written = [
         {"type": "latency", "ms": "500ms", "target": {"provider": "kimi", "method": "post"}},
-        {"type": "stall", "after_bytes": "64KiB", "stall_s": "2min", "rate": "10%"},
+        {"type": "stall", "after_bytes": "64KiB", "stall_s": "2min", "probability": "10%"},
         {"type": "slow_read", "bytes_per_s": "1MiB/s"},
     ]
     plain = [
@@ -427,10 +430,10 @@ def test_http_faults_take_units_and_are_stored_in_the_mock_form() -> None:
             "type": "latency",
             "ms": 500,
             "jitter_ms": 0,
-            "rate": 1,
+            "probability": 1,
             "target": {"provider": "kimi", "method": "POST"},
         },
-        {"type": "stall", "after_bytes": 65536, "stall_s": 120, "rate": 0.1},
+        {"type": "stall", "after_bytes": 65536, "stall_s": 120, "probability": 0.1},
         {"type": "slow_read", "bytes_per_s": 1048576},
     ]
     kimi = [{"kind": "kimi"}]
@@ -440,7 +443,7 @@ def test_http_faults_take_units_and_are_stored_in_the_mock_form() -> None:
     assert a.faults[0]["ms"] == 500
     assert a.faults[1]["after_bytes"] == 65536
     assert a.faults[1]["stall_s"] == 120
-    assert a.faults[1]["rate"] == pytest.approx(0.1)
+    assert a.faults[1]["probability"] == pytest.approx(0.1)
     assert a.faults[2]["bytes_per_s"] == 1024**2
     # what the runner PUTs to /__mock/faults is accepted by the mock as is
     for fault in a.faults:

@@ -22,8 +22,10 @@ KEYS = [
     "description",
     "files",
     "providers",
+    "named_variants",
     "variants",
     "baseline",
+    "allow_data_loss",
     "concurrency",
     "repeats",
     "warmups",
@@ -41,13 +43,17 @@ KEYS = [
     "purpose",
     "bucket",
     "type",
-    "rate",
+    "probability",
     "direction",
-    "latency_ms",
     "jitter_ms",
-    "rate_kbps",
+    "bytes_per_s",
     "timeout_ms",
     "ms",
+    # old names: refused with a pointer, never a traceback
+    "rate",
+    "latency_ms",
+    "rate_kbps",
+    "curl",
     "target",
     "distribution",
     "median",
@@ -64,6 +70,9 @@ WORDS = [
     "naive-async",
     "async[streaming=off]",
     "cmd:curl {url}",
+    "curl",
+    "curl.wall < 2s",
+    "async/curl.throughput > 1x",
     "kimi",
     "glm",
     "supabase",
@@ -113,16 +122,18 @@ def valid() -> dict[str, Any]:
     return {
         "name": "fuzz",
         "description": "d",
-        "variants": ["sync", "async"],
+        "named_variants": {"curl": "cmd:curl -sf -T {path} {url}"},
+        "variants": ["sync", "async", "curl"],
+        "allow_data_loss": ["curl"],
         "concurrency": [1, 4],
         "repeats": 2,
         "deadline": "30s",
-        "thresholds": ["async.latency_p99 < 2s", "async/sync.throughput > 5x"],
+        "thresholds": ["async.latency_p99 < 2s", "async/curl.throughput > 5x"],
         "files": {"count": 3, "sizes": ["1KiB"], "content": "text", "seed": 1},
         "providers": [{"kind": "kimi", "purpose": "file-extract"}],
         "settings": {"chunk_size": "64KiB", "stall_timeout": "5s"},
         "faults": [{"type": "latency", "ms": "50ms", "target": {"provider": "kimi"}}],
-        "network_faults": [{"type": "latency", "latency_ms": 5, "direction": "up"}],
+        "network_faults": [{"type": "latency", "ms": 5, "direction": "up"}],
     }
 
 
@@ -146,12 +157,18 @@ PATHS: list[tuple[Any, ...]] = [
     ("faults", 0, "type"),
     ("faults", 0, "ms"),
     ("faults", 0, "target"),
+    ("faults", 0, "probability"),
     ("faults", 0, "rate"),
     ("network_faults", 0),
     ("network_faults", 0, "type"),
+    ("network_faults", 0, "ms"),
     ("network_faults", 0, "latency_ms"),
     ("network_faults", 0, "jitter_ms"),
+    ("network_faults", 0, "probability"),
     ("network_faults", 0, "rate"),
+    ("named_variants", "curl"),
+    ("named_variants", "other"),
+    ("allow_data_loss", 0),
     ("thresholds", 0),
     ("variants", 0),
     ("concurrency", 0),
@@ -205,6 +222,12 @@ def check(data: dict[str, Any]) -> None:
 @given(documents())
 def test_structured_documents_load_or_fail_in_one_line(data: dict[str, Any]) -> None:
     check(data)
+
+
+def test_the_document_the_fuzzer_breaks_is_valid() -> None:
+    # otherwise every example fails on the same field and the rest is never explored
+    loaded = scenario_from_dict(valid())
+    assert loaded.warnings == ()
 
 
 @FUZZ

@@ -15,7 +15,7 @@ from harness.thresholds import (
     parse_threshold,
 )
 
-VARIANTS = ("sync", "naive-async", "async", "async[streaming=off]", "cmd:curl -sf http://x/{name}")
+VARIANTS = ("sync", "naive-async", "async", "async[streaming=off]", "curl", "my_plugin-2")
 
 
 @pytest.mark.parametrize(
@@ -38,13 +38,15 @@ VARIANTS = ("sync", "naive-async", "async", "async[streaming=off]", "cmd:curl -s
             "<",
             1024**3,
         ),
+        ("curl/sync.wall >= 0.5x", "curl", "sync", "wall_s", ">=", 0.5),
+        ("my_plugin-2 / curl.wall >= 1.5x", "my_plugin-2", "curl", "wall_s", ">=", 1.5),
         (
-            "cmd:curl -sf http://x/{name}/sync.wall >= 0.5x",
-            "cmd:curl -sf http://x/{name}",
-            "sync",
-            "wall_s",
-            ">=",
-            0.5,
+            "async[streaming=off]/async.heap_peak > 2x",
+            "async[streaming=off]",
+            "async",
+            "heap_peak_bytes",
+            ">",
+            2.0,
         ),
     ],
 )
@@ -80,6 +82,10 @@ def test_parse(
         ("async/turbo.wall_s < 1x", "names no variant"),
         ("async/async.wall_s < 1x", "with itself"),
         ("async.wall_s = 1s", "cannot parse"),
+        # names never hold "." or "/": a spec written out is not a name
+        ("cmd:curl -sf http://x/{name}.wall_s < 1s", "cannot parse"),
+        ("pkg.mod:Up.wall_s < 1s", "cannot parse"),
+        ("a/b/c.wall_s < 1x", "cannot parse"),
         ("async.wall_s", "cannot parse"),
         ("", "cannot parse"),
     ],
