@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser, sub = _parser()
     chosen = next((a for a in args_list if not a.startswith("-")), None)
-    for name, (_, help_text) in COMMANDS.items():
+    for name in COMMANDS:
         sub_parser = _add_command(sub, name)
         if name == chosen:
             try:
