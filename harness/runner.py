@@ -23,7 +23,7 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +44,7 @@ from harness.scenario import Scenario
 from harness.worker import TrialSpec
 from uploader import LocalFile
 
-__all__ = ["ProgressSink", "RunOutcome", "run_scenarios", "trial_files"]
+__all__ = ["ProgressSink", "RunOutcome", "error_reasons", "run_scenarios", "trial_files"]
 
 # memray slows uploads 1.25-1.8x and the flame graph takes a few seconds more to write.
 PROFILE_DEADLINE_FACTOR = 2.0
@@ -76,6 +76,19 @@ class RunOutcome:
     # distinct reasons of this run's harness errors, one line each with its count, e.g.
     # "3x worker failed (exit code 2): ... (variant mine)"; most frequent first
     harness_error_reasons: list[str] = field(default_factory=list)
+
+
+def error_reasons(errors: Mapping[tuple[str, str], int]) -> list[str]:
+    """One line per distinct harness-error reason, with how many trials it stopped and
+    which variants: ``(reason, variant) -> trials`` in, most frequent reason first."""
+    by_reason: dict[str, Counter[str]] = {}
+    for (reason, variant), count in errors.items():
+        by_reason.setdefault(reason, Counter())[variant] += count
+    ordered = sorted(by_reason.items(), key=lambda item: (-item[1].total(), item[0]))
+    return [
+        f"{variants.total()}x {reason} (variant {', '.join(sorted(variants))})"
+        for reason, variants in ordered
+    ]
 
 
 def trial_files(files: Sequence[LocalFile], trial: Trial) -> tuple[LocalFile, ...]:
@@ -115,16 +128,6 @@ class _Run:
     @property
     def harness_errors(self) -> int:
         return sum(self.errors.values())
-
-    def error_reasons(self) -> list[str]:
-        by_reason: dict[str, Counter[str]] = {}
-        for (reason, variant), count in self.errors.items():
-            by_reason.setdefault(reason, Counter())[variant] += count
-        ordered = sorted(by_reason.items(), key=lambda item: (-item[1].total(), item[0]))
-        return [
-            f"{variants.total()}x {reason} (variant {', '.join(sorted(variants))})"
-            for reason, variants in ordered
-        ]
 
     def run_trial(
         self,
@@ -414,5 +417,5 @@ def run_scenarios(
         trials=runner.trials if runner is not None else 0,
         harness_errors=runner.harness_errors if runner is not None else 0,
         interrupted=interrupted,
-        harness_error_reasons=runner.error_reasons() if runner is not None else [],
+        harness_error_reasons=error_reasons(runner.errors) if runner is not None else [],
     )
