@@ -27,6 +27,7 @@ import httpx
 import xxhash
 
 from harness.mockprovider import MockConfig, MockServer
+from harness.rig.layout import metadata_project_url, provider_url
 from uploader.api import Fixes, LocalFile, Outcome, Settings, Target
 from uploader.naive import NaiveAsyncUploader
 from uploader.reference import ReferenceUploader
@@ -151,8 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="uploadbench-") as tmp:
         files = make_files(Path(tmp), args.files, size)
         with mock_process(MockConfig(keys=("sk-test",), faults=tuple(faults))) as url:
-            base = {"kimi": "/kimi/v1", "glm": "/glm/api/paas/v4", "supabase": "/supabase"}
-            target = Target(args.provider, url + base[args.provider], "sk-test")
+            target = Target(
+                args.provider,
+                provider_url(url, args.provider),
+                "sk-test",
+                metadata_project_url=metadata_project_url(url),
+            )
 
             def reset() -> None:
                 httpx.post(f"{url}/__mock/reset").raise_for_status()

@@ -14,9 +14,10 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
+from harness.commands.options import EXIT_CODES_HELP
 from harness.errors import EXIT_ERROR, EXIT_INTERRUPTED, UploadbenchError
 
-__all__ = ["COMMANDS", "Command", "main"]
+__all__ = ["COMMANDS", "Command", "command_parser", "main"]
 
 
 class Command(Protocol):
@@ -56,11 +57,31 @@ def _parser() -> tuple[
     parser = argparse.ArgumentParser(
         prog="uploadbench",
         description="Benchmark and regression harness for file-upload clients.",
-        epilog="Exit codes: 0 ok, 1 threshold failed or regression confirmed, "
-        "2 usage/scenario/harness error, 3 inconclusive.",
+        epilog=EXIT_CODES_HELP,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     return parser, sub
+
+
+def _add_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str
+) -> argparse.ArgumentParser:
+    # Every command's --help ends with the exit codes: CI scripts branch on them.
+    help_text = COMMANDS[name][1]
+    return sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=EXIT_CODES_HELP,
+    )
+
+
+def command_parser(name: str) -> argparse.ArgumentParser:
+    """The fully configured parser of command ``name``, as ``uploadbench NAME`` builds it."""
+    _, sub = _parser()
+    parser = _add_command(sub, name)
+    _load(name).configure(parser)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,8 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser, sub = _parser()
     chosen = next((a for a in args_list if not a.startswith("-")), None)
-    for name, (_, help_text) in COMMANDS.items():
-        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+    for name in COMMANDS:
+        sub_parser = _add_command(sub, name)
         if name == chosen:
             try:
                 _load(name).configure(sub_parser)

@@ -6,7 +6,7 @@ trial's own and stops one trial's pools, caches or leaks from leaking into the n
 (pyperf's worker layout). Everything timed is timed here, on ``time.perf_counter``; the
 orchestrator only enforces the deadline.
 
-Metrics (the results contract, DESIGN.md), computed from the uploader's per-file outcomes:
+Metrics (the results contract, :mod:`harness.metrics`), from the uploader's per-file outcomes:
 
 - ``latency_*``: per file, end minus start of :class:`~uploader.Outcome`, over **all** files
   whatever their outcome (a timeout counts at the time it took to give up, so failures are
@@ -23,8 +23,10 @@ Metrics (the results contract, DESIGN.md), computed from the uploader's per-file
 - ``loop_lag_*``: only for async variants (:mod:`harness.looplag`), null for sync and
   ``cmd:`` variants.
 - ``integrity_errors`` here counts the uploader's own ``integrity_error`` outcomes; the
-  orchestrator replaces it with the server-side cross-check. ``connections_opened`` comes from
-  the mock (null here), ``heap_peak_bytes`` from a profiled run (null here).
+  orchestrator replaces it with the server-side cross-check (:mod:`harness.checks`), which
+  also turns every file the provider does not hold intact into a failed upload.
+  ``connections_opened`` comes from the mock (null here), ``heap_peak_bytes`` from a
+  profiled run (null here).
 """
 
 from __future__ import annotations
@@ -56,8 +58,12 @@ __all__ = ["TrialSpec", "compute_metrics", "main", "run_trial"]
 class TrialSpec:
     """Everything one trial needs; the JSON form is :meth:`to_json` / :meth:`from_mapping`.
 
-    ``api_key`` is the mock's per-run key: it travels on stdin only and never enters a
-    result. ``profile_dir``/``run_dir`` are read by :mod:`harness.profile`."""
+    ``variant`` is the variant's *spec* (``async``, ``cmd:...``, ``pkg.mod:attr``): the
+    worker loads it; the variant's name stays with the runner. ``base_url`` is the
+    provider's URL and ``metadata_project_url`` the Supabase project that holds the uploads
+    table (both become :class:`uploader.Target` fields). ``api_key`` is the mock's per-run
+    key: it travels on stdin only and never enters a result. ``profile_dir``/``run_dir``
+    are read by :mod:`harness.profile`."""
 
     trial_id: str
     scenario: str
@@ -68,6 +74,7 @@ class TrialSpec:
     api_key: str
     files: tuple[LocalFile, ...]
     repeat: int = 0
+    metadata_project_url: str | None = None
     purpose: str = "file-extract"
     bucket: str = "uploads"
     settings: Mapping[str, Any] = field(default_factory=dict)
@@ -134,6 +141,7 @@ def _target(spec: TrialSpec) -> Target:
         key=spec.api_key,
         purpose=spec.purpose,
         bucket=spec.bucket,
+        metadata_project_url=spec.metadata_project_url,
     )
 
 

@@ -39,9 +39,13 @@ OUTCOME_CLASSES: tuple[OutcomeClass, ...] = (
 
 @dataclass(frozen=True)
 class Target:
-    """Where files go. ``base_url`` is what a real client is configured with:
-    ``http://HOST:PORT/kimi/v1``, ``http://HOST:PORT/glm/api/paas/v4`` or
-    ``http://HOST:PORT/supabase`` (the Supabase project URL)."""
+    """Where files go. ``base_url`` is what a real client is configured with: the API root
+    of Kimi (``https://api.moonshot.ai/v1``) or GLM, or the Supabase project URL.
+
+    After each upload the seed system inserted a metadata row into ``table`` of a Supabase
+    project (PostgREST, ``{project}/rest/v1/{table}``): ``metadata_project_url`` is that
+    project. Left None, a Supabase target is its own project and Kimi or GLM have no table
+    (no row is written). The harness sets it to the mock's Supabase project."""
 
     provider: ProviderKind
     base_url: str
@@ -50,6 +54,7 @@ class Target:
     bucket: str = "uploads"  # Supabase Storage
     table: str = "file_uploads"  # metadata rows written after each upload (rest/v1/{table})
     record_metadata: bool = True  # the seed system's blocking database insert
+    metadata_project_url: str | None = None  # the Supabase project holding ``table``
 
     def __repr__(self) -> str:  # never print the key
         return (

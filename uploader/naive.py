@@ -5,8 +5,9 @@ read with a plain ``open().read()``, the upload and the metadata insert made wit
 blocking HTTP call, all inside coroutines fanned out with :func:`asyncio.gather`. It looks
 concurrent and runs one file at a time, with the loop frozen during each upload.
 
-Metadata rows go to :func:`uploader.protocol.metadata_url` of the target; where no table
-is known (a real Kimi or GLM URL) none is recorded.
+Metadata rows go to :func:`uploader.protocol.metadata_url` of the target; where the target
+names no table (a Kimi or GLM target without ``metadata_project_url``) none is
+recorded.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ code had none) and one fixed timeout per network operation, whatever the file's 
 httpx for Kimi and GLM, the official ``supabase`` client for Supabase, as the seed system
 used them.
 
-Metadata rows go to :func:`uploader.protocol.metadata_url` of the target; where no table
-is known (a real Kimi or GLM URL) none is recorded.
+Metadata rows go to :func:`uploader.protocol.metadata_url` of the target; where the target
+names no table (a Kimi or GLM target without ``metadata_project_url``) none is
+recorded.
 """
 
 from __future__ import annotations

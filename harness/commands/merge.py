@@ -1,5 +1,7 @@
-"""``uploadbench merge SHARD_RESULTS... --out DIR``: join the shards of one run (each a
-results.json, a run folder or a run id) into ``DIR/<run-id>/results.json``."""
+"""``uploadbench merge SHARD_RESULTS... [--reports DIR]``: join the shards of one run (each
+a results.json, a run folder or a run id under DIR) into ``DIR/<run-id>/results.json``.
+
+The merged file's path goes to stdout (the result); the summary line to stderr."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from harness.commands.options import REPORTS_DEFAULT, add_reports
 from harness.errors import EXIT_OK, ResultsError
 from harness.results import (
     RESULTS_FILE,
@@ -32,7 +35,7 @@ class MergeCommand:
         parser.add_argument(
             "shards", nargs="+", metavar="SHARD_RESULTS", help="results.json files or run folders"
         )
-        parser.add_argument("--out", type=Path, required=True, help="reports folder to write to")
+        add_reports(parser)
         parser.add_argument(
             "--allow-mixed-environments",
             action="store_true",
@@ -40,23 +43,25 @@ class MergeCommand:
         )
 
     def run(self, args: argparse.Namespace) -> int:
-        docs = [load_results(ref, reports_dir=args.out) for ref in args.shards]
+        reports: Path = args.reports if args.reports is not None else REPORTS_DEFAULT
+        docs = [load_results(ref, reports_dir=reports) for ref in args.shards]
         # Shards of one CI matrix each made their own run id; the merged run gets a new one
         # so it never overwrites a shard's folder.
         run_id = new_run_id(lambda: datetime.now(UTC), random.Random())
         merged = merge_results(
             docs, run_id=run_id, allow_mixed_environments=args.allow_mixed_environments
         )
-        path = args.out / run_id / RESULTS_FILE
+        path = reports / run_id / RESULTS_FILE
         if path.exists():
             raise ResultsError(f"{path}: already exists")
         atomic_write_text(path, json.dumps(merged, indent=1, allow_nan=False) + "\n")
-        point_latest(args.out, run_id)
+        point_latest(reports, run_id)
         trials = sum(len(s["trials"]) for s in merged["scenarios"])
         state = "complete" if merged["complete"] else "INCOMPLETE (shards missing or unfinished)"
         Console(stderr=True).print(
             f"merged {len(docs)} shard(s), {trials} trials, {state} -> {path}", highlight=False
         )
+        print(path)
         return EXIT_OK
 
 

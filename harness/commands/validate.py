@@ -1,7 +1,9 @@
 """``uploadbench validate FILE...``: check scenario files (or folders of them).
 
-Prints ``ok NAME (N trials)`` per good file on stdout and the one-line error per bad file
-on stderr; exits 2 if any file is bad. Nothing is run and no server is started.
+Prints ``ok NAME (N trials)`` per good file on stdout and one line per problem on stderr:
+a bad file, or a variant that cannot run (a plugin that does not import or has no
+``upload_many``, a ``cmd:`` program that does not exist; :mod:`harness.preflight`).
+Exits 2 if there is any problem. Nothing is run and no server is started.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from harness.errors import EXIT_ERROR, EXIT_OK, ScenarioError
 from harness.plan import plan_trials
+from harness.preflight import variant_problems
 from harness.scenario import Scenario, load_scenario
 
 __all__ = ["COMMAND", "ValidateCommand", "printable", "scenario_files"]
@@ -46,7 +49,11 @@ class ValidateCommand:
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
-            "files", nargs="+", type=Path, metavar="FILE", help="scenario .toml files or folders"
+            "files",
+            nargs="+",
+            type=Path,
+            metavar="FILE",
+            help="scenario .toml files, or folders searched for *.toml",
         )
 
     def run(self, args: argparse.Namespace) -> int:
@@ -70,6 +77,12 @@ class ValidateCommand:
                 print(f"uploadbench: error: {printable(str(problem))}", file=sys.stderr)
                 continue
             names[scenario.name] = path
+            cannot_run = variant_problems(scenario)
+            for problem in cannot_run:
+                print(f"uploadbench: error: {printable(str(problem))}", file=sys.stderr)
+            if cannot_run:
+                bad += 1
+                continue
             trials = len(plan_trials([scenario]))
             print(f"ok {printable(scenario.name)} ({trials} trials)")
         return EXIT_ERROR if bad else EXIT_OK

@@ -21,17 +21,15 @@ from harness.mockprovider.config import MockConfig
 from harness.mockprovider.faults import MAX_STALL_S, FaultSpec, Selection, default_rate_limit_style
 from harness.mockprovider.state import CTX_KEY, STATE_KEY, MockState, RequestContext
 from harness.mockprovider.stats import RequestRecord
+from harness.rig.layout import PROVIDER_PATHS
 
 __all__ = ["PREFIXES", "create_app", "state_of"]
 
 log = logging.getLogger("uploadbench.mock")
 
-# Where each provider lives; clients use base URL + prefix unchanged.
-PREFIXES: dict[str, str] = {
-    "kimi": "/kimi/v1",
-    "glm": "/glm/api/paas/v4",
-    "supabase": "/supabase",
-}
+# Where each provider lives (the one table, shared with the runner); clients use base URL +
+# prefix unchanged.
+PREFIXES: dict[str, str] = PROVIDER_PATHS
 
 # Storage bodies can be large; aiohttp's 1 MiB default would 413 anything read whole, and we
 # never read bodies whole (see body.py), so the cap only guards request.read()/post().

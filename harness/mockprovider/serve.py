@@ -58,11 +58,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="stop when the process that started the mock dies (even by SIGKILL)",
     )
-    parser.add_argument("--faults", metavar="FILE", help="fault set: .json or .toml")
+    parser.add_argument(
+        "--faults",
+        metavar="FILE",
+        help="HTTP faults to apply: .json ({seed, faults} or a list) or .toml (seed, [[faults]])",
+    )
     parser.add_argument(
         "--store",
         default="hash",
-        help="'hash' keeps only digests and sizes; 'disk:DIR' also keeps content for downloads",
+        help="'hash' (default) keeps only digests and sizes; 'disk:DIR' also keeps the bytes "
+        "in DIR so uploads can be downloaded again (docs/mock.md)",
     )
     parser.add_argument(
         "--keys",
@@ -70,7 +75,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated API keys to accept (default: ${KEYS_ENV}, else sk-test); "
         f"prefer ${KEYS_ENV} for real secrets: any local user can read a command line",
     )
-    parser.add_argument("--hash", dest="hash_algo", choices=HASH_ALGOS, default="xxh3_128")
+    parser.add_argument(
+        "--hash",
+        dest="hash_algo",
+        choices=HASH_ALGOS,
+        default="xxh3_128",
+        help="content hash the mock records per upload, for the harness's integrity check "
+        "(default xxh3_128)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="fault seed (default 0)")
     parser.add_argument(
         "--buckets", default="uploads", help="comma-separated Supabase buckets to pre-create"

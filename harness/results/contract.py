@@ -11,7 +11,15 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, TypedDict
 
 __all__ = [
+    "LATEST_FILE",
+    "LATEST_LINK",
+    "REQUIRED_SCENARIO",
+    "REQUIRED_TOP",
+    "REQUIRED_TRIAL",
+    "RESULTS_FILE",
+    "SCHEMA_VERSION",
     "Environment",
+    "LostFile",
     "Metrics",
     "Record",
     "ResultsDoc",
@@ -19,6 +27,19 @@ __all__ = [
     "TrialDoc",
     "TrialStatus",
 ]
+
+# Schema history (bump on any incompatible change; readers refuse versions they do not
+# know): 1, first version. Trials gained ``lost_files`` within it (readers treat a missing
+# list as empty).
+SCHEMA_VERSION = 1
+RESULTS_FILE = "results.json"  # in each run's folder <reports>/<run-id>/
+LATEST_LINK = "latest"  # <reports>/latest -> the last run's folder
+LATEST_FILE = "LATEST"  # where symlinks fail: a file naming the last run id
+
+# What a reader may rely on; the rest may be missing in documents of older builds.
+REQUIRED_TOP = ("schema_version", "run_id", "started_at", "environment", "scenarios")
+REQUIRED_SCENARIO = ("name", "hash", "trials")
+REQUIRED_TRIAL = ("key", "variant", "concurrency", "repeat", "profiled", "status", "metrics")
 
 TrialStatus = Literal["ok", "harness_error"]
 
@@ -39,6 +60,14 @@ class Record(TypedDict):
     error: str | None
     file_id: str | None
     bytes_sent: int
+
+
+class LostFile(TypedDict):
+    """A file the uploader called uploaded that the provider does not hold intact
+    (:mod:`harness.checks`): it counts as a failed upload and in ``integrity_errors``."""
+
+    name: str
+    reason: str
 
 
 class Environment(TypedDict, total=False):
@@ -64,7 +93,7 @@ class TrialDoc(TypedDict):
     key: str
     index: int
     provider: str
-    variant: str
+    variant: str  # the variant's name (definition["variant_specs"] maps it to its spec)
     concurrency: int
     repeat: int
     warmup: bool
@@ -78,7 +107,9 @@ class TrialDoc(TypedDict):
     mock: dict[str, Any] | None
     profile: dict[str, Any] | None
     file_size_bytes: NotRequired[int]
-    lost_files: NotRequired[list[dict[str, Any]]]
+    lost_files: NotRequired[list[LostFile]]
+    # a trial added by ``compare --confirm``: the run id it confirms
+    confirmation_of: NotRequired[str]
 
 
 class ScenarioDoc(TypedDict):
@@ -99,6 +130,7 @@ class ResultsDoc(TypedDict):
     started_at: str
     environment: Environment
     scenarios: list[ScenarioDoc]
-    finished_at: NotRequired[str]
+    finished_at: NotRequired[str | None]
     complete: NotRequired[bool]
     shard: NotRequired[Any]
+    merged_from: NotRequired[list[dict[str, Any]]]

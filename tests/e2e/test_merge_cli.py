@@ -64,7 +64,7 @@ def test_merge_writes_one_complete_run_and_points_latest_at_it(tmp_path: Path) -
     )
     two = write_shard(tmp_path / "b", 2, 2, [("s|kimi|async|c=1|r=0", 1)])
     out = tmp_path / "merged"
-    done = uploadbench("merge", one, two.parent, "--out", out)
+    done = uploadbench("merge", one, two.parent, "--reports", out)
     assert done.returncode == 0, done.stderr
     merged = load_results("latest", reports_dir=out)
     assert merged["complete"] is True
@@ -72,12 +72,15 @@ def test_merge_writes_one_complete_run_and_points_latest_at_it(tmp_path: Path) -
     trials = merged["scenarios"][0]["trials"]
     assert [t["index"] for t in trials] == [0, 1, 2]
     assert {m["shard"]["k"] for m in merged["merged_from"]} == {1, 2}
+    # The result (the merged file) on stdout; the summary line is a log line on stderr.
+    assert done.stdout.strip() == str(out / merged["run_id"] / "results.json")
+    assert "merged 2 shard(s)" in done.stderr
 
 
 def test_merge_refuses_shards_of_different_scenario_definitions(tmp_path: Path) -> None:
     one = write_shard(tmp_path / "a", 1, 2, [("s|kimi|sync|c=1|r=0", 0)])
     two = write_shard(tmp_path / "b", 2, 2, [("s|kimi|async|c=1|r=0", 1)], scenario_hash="h2")
-    done = uploadbench("merge", one, two, "--out", tmp_path / "merged")
+    done = uploadbench("merge", one, two, "--reports", tmp_path / "merged")
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -90,7 +93,7 @@ def test_merge_names_a_corrupt_shard_file(tmp_path: Path) -> None:
     one = write_shard(tmp_path / "a", 1, 2, [("s|kimi|sync|c=1|r=0", 0)])
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"schema_version": 7}))
-    done = uploadbench("merge", one, broken, "--out", tmp_path / "merged")
+    done = uploadbench("merge", one, broken, "--reports", tmp_path / "merged")
     assert done.returncode == 2
     assert str(broken) in done.stderr
     assert "unknown schema_version 7" in done.stderr
@@ -100,7 +103,7 @@ def test_merge_names_a_corrupt_shard_file(tmp_path: Path) -> None:
 def test_merge_of_a_missing_shard_is_marked_incomplete(tmp_path: Path) -> None:
     one = write_shard(tmp_path / "a", 1, 3, [("s|kimi|sync|c=1|r=0", 0)])
     out = tmp_path / "merged"
-    done = uploadbench("merge", one, "--out", out)
+    done = uploadbench("merge", one, "--reports", out)
     assert done.returncode == 0, done.stderr
     assert "INCOMPLETE" in done.stderr
     assert load_results("latest", reports_dir=out)["complete"] is False

@@ -15,58 +15,7 @@ from typing import Any
 import pytest
 
 from harness.results import METRIC_NAMES, load_results
-
-ROOT = Path(__file__).resolve().parents[2]
-
-# A minimal two-variant scenario for the failure and shard tests.
-TINY = """
-name = "{name}"
-variants = {variants}
-baseline = "{baseline}"
-concurrency = 2
-repeats = {repeats}
-warmups = 0
-deadline = "{deadline}"
-profile = false
-
-[files]
-count = 2
-sizes = ["64KiB"]
-seed = 3
-
-[[providers]]
-kind = "{provider}"
-{extra}"""
-
-
-def uploadbench(*args: str | Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    # cwd is the checkout so the worker can import the tests.helpers variants.
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def tiny(tmp_path: Path, name: str, variants: list[str], **kw: Any) -> Path:
-    params = {
-        "repeats": 1,
-        "deadline": "60s",
-        "provider": "kimi",
-        "baseline": "sync",
-        "extra": "",
-        **kw,
-    }
-    path = tmp_path / f"{name}.toml"
-    path.write_text(TINY.format(name=name, variants=json.dumps(variants), **params))
-    return path
-
-
-def trials_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    return [t for s in doc["scenarios"] for t in s["trials"]]
+from tests.factories.runs import REPORTS_FLAG, ROOT, TINY, tiny, trials_of, uploadbench
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +29,7 @@ def smoke_run(
         ROOT / "scenarios" / "smoke.toml",
         "--repeats",
         "1",
-        "--out",
+        REPORTS_FLAG,
         out,
         "--cache-dir",
         cache,
@@ -149,15 +98,17 @@ def test_killed_and_crashed_workers_are_harness_errors_and_the_rest_is_kept(
         "broken",
         [
             "sync",
-            "tests.helpers:hang_uploader",
-            "tests.helpers:crash_uploader",
-            "tests.helpers:corrupt_uploader",
+            "tests.factories.uploaders:hang_uploader",
+            "tests.factories.uploaders:crash_uploader",
+            "tests.factories.uploaders:corrupt_uploader",
         ],
         # Long enough for a healthy sync trial on a loaded 2-core box (start-up included).
         deadline="8s",
     )
     out = tmp_path / "reports"
-    done = uploadbench("run", scenario, "--out", out, "--no-report", "--cache-dir", tmp_path / "c")
+    done = uploadbench(
+        "run", scenario, REPORTS_FLAG, out, "--no-report", "--cache-dir", tmp_path / "c"
+    )
     assert done.returncode == 2, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     doc = load_results("latest", reports_dir=out)
@@ -165,28 +116,34 @@ def test_killed_and_crashed_workers_are_harness_errors_and_the_rest_is_kept(
     by_variant = {t["variant"]: t for t in trials_of(doc)}
     assert by_variant["sync"]["status"] == "ok"
     assert by_variant["sync"]["metrics"]["success_rate"] == 1.0
-    hang = by_variant["tests.helpers:hang_uploader"]
+    hang = by_variant["tests.factories.uploaders:hang_uploader"]
     assert hang["status"] == "harness_error"
     assert hang["error"] == "worker killed at the 8 s deadline"
     assert set(hang["metrics"]) == set(METRIC_NAMES)
     assert all(v is None for v in hang["metrics"].values())
-    crash = by_variant["tests.helpers:crash_uploader"]
+    crash = by_variant["tests.factories.uploaders:crash_uploader"]
     assert crash["status"] == "harness_error"
     assert "uploader exploded" in crash["error"]
     assert "\n" not in crash["error"]
-    # Claimed ok, but the server hashed other bytes: caught by the cross-check, no crash.
-    corrupt = by_variant["tests.helpers:corrupt_uploader"]
+    # Claimed ok, but the server hashed other bytes: lost, so failed uploads, no crash.
+    corrupt = by_variant["tests.factories.uploaders:corrupt_uploader"]
     assert corrupt["status"] == "ok"
-    assert corrupt["metrics"]["success_rate"] == 1.0
+    assert corrupt["metrics"]["success_rate"] == 0.0
     assert corrupt["metrics"]["integrity_errors"] == 2
+    assert len(corrupt["lost_files"]) == 2
+    assert by_variant["sync"]["lost_files"] == []
 
 
 def test_a_dead_mock_stops_the_run_with_one_line_and_keeps_finished_trials(
     tmp_path: Path,
 ) -> None:
-    scenario = tiny(tmp_path, "deadmock", ["sync", "tests.helpers:kill_mock_uploader", "async"])
+    scenario = tiny(
+        tmp_path, "deadmock", ["sync", "tests.factories.uploaders:kill_mock_uploader", "async"]
+    )
     out = tmp_path / "reports"
-    done = uploadbench("run", scenario, "--out", out, "--no-report", "--cache-dir", tmp_path / "c")
+    done = uploadbench(
+        "run", scenario, REPORTS_FLAG, out, "--no-report", "--cache-dir", tmp_path / "c"
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1]
@@ -204,7 +161,14 @@ def test_network_faults_route_uploads_through_the_fault_proxy(tmp_path: Path) ->
     )
     out = tmp_path / "reports"
     done = uploadbench(
-        "run", scenario, "--out", out, "--no-report", "--no-history", "--cache-dir", tmp_path / "c"
+        "run",
+        scenario,
+        REPORTS_FLAG,
+        out,
+        "--no-report",
+        "--no-history",
+        "--cache-dir",
+        tmp_path / "c",
     )
     assert done.returncode == 0, done.stderr[-3000:]
     (trial,) = trials_of(load_results("latest", reports_dir=out))
@@ -227,7 +191,7 @@ def test_two_shards_merged_equal_the_unsharded_run(tmp_path: Path) -> None:
         done = uploadbench(
             "run",
             scenario,
-            "--out",
+            REPORTS_FLAG,
             out,
             "--no-report",
             "--no-history",
@@ -249,7 +213,7 @@ def test_two_shards_merged_equal_the_unsharded_run(tmp_path: Path) -> None:
         "merge",
         tmp_path / "shards" / one["run_id"],
         tmp_path / "shards" / two["run_id"],
-        "--out",
+        "--reports",
         merged_out,
         timeout=60,
     )
@@ -319,7 +283,7 @@ def test_a_size_sweep_uploads_one_size_per_trial_and_fits_the_profiled_peaks(
     )
     out = tmp_path / "reports"
     done = uploadbench(
-        "run", scenario, "--out", out, "--no-report", "--no-history", "--json",
+        "run", scenario, REPORTS_FLAG, out, "--no-report", "--no-history", "--json",
         "--cache-dir", tmp_path / "c",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

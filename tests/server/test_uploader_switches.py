@@ -26,13 +26,14 @@ import xxhash
 
 from harness.looplag import LoopLagSampler
 from harness.mockprovider import MockServer
+from harness.rig.layout import PROVIDER_PATHS, metadata_project_url, provider_url
 from uploader.api import Fixes, LocalFile, Outcome, Settings, Target
 from uploader.reference import ReferenceUploader
 
 KEY = "sk-test"  # tests/conftest.py's MOCK_KEY
 KIB = 1024
 MIB = 1024 * KIB
-BASES = {"kimi": "/kimi/v1", "supabase": "/supabase"}
+BASES = PROVIDER_PATHS
 
 
 def control(srv: MockServer, method: str, path: str, **kw: Any) -> Any:
@@ -47,7 +48,9 @@ def install(srv: MockServer, faults: list[dict[str, Any]]) -> None:
 
 
 def target(srv: MockServer, provider: str, **kw: Any) -> Target:
-    return Target(provider, srv.url + BASES[provider], KEY, **kw)  # type: ignore[arg-type]
+    # As the worker configures it: metadata rows go to the mock's Supabase project.
+    kw.setdefault("metadata_project_url", metadata_project_url(srv.url))
+    return Target(provider, provider_url(srv.url, provider), KEY, **kw)  # type: ignore[arg-type]
 
 
 def write_file(path: Path, size: int) -> LocalFile:

@@ -18,6 +18,7 @@ import pytest
 import xxhash
 
 from harness.mockprovider import MockConfig, MockServer
+from harness.rig.layout import PROVIDER_PATHS, metadata_project_url, provider_url
 from uploader.api import Fixes, LocalFile, Outcome, Settings, Target
 from uploader.command import CommandUploader
 from uploader.naive import NaiveAsyncUploader
@@ -26,7 +27,7 @@ from uploader.sync_baseline import SyncBaselineUploader
 
 KEY = "sk-test"
 MIB = 1024 * 1024
-BASES = {"kimi": "/kimi/v1", "glm": "/glm/api/paas/v4", "supabase": "/supabase"}
+BASES = PROVIDER_PATHS
 UPLOAD_ROUTES = {
     "kimi": "POST /files",
     "glm": "POST /files",
@@ -53,7 +54,9 @@ def make_files(root: Path, sizes: Sequence[int], seed: int, prefix: str = "f") -
 
 
 def target_for(srv: MockServer, provider: str, **kw: Any) -> Target:
-    return Target(provider, srv.url + BASES[provider], KEY, **kw)  # type: ignore[arg-type]
+    # As the worker configures it: metadata rows go to the mock's Supabase project.
+    kw.setdefault("metadata_project_url", metadata_project_url(srv.url))
+    return Target(provider, provider_url(srv.url, provider), KEY, **kw)  # type: ignore[arg-type]
 
 
 def control(srv: MockServer, method: str, path: str, **kw: Any) -> Any:

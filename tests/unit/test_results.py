@@ -25,7 +25,7 @@ from harness.results import (
     new_run_id,
     timing_trials,
 )
-from harness.runner import count_integrity_errors
+from harness.results import store as results_store
 from harness.worker import TrialSpec, compute_metrics
 from uploader import LocalFile, Outcome
 
@@ -131,7 +131,7 @@ def test_latest_falls_back_to_a_text_file_without_symlinks(
     def no_symlinks(*args: object, **kwargs: object) -> None:
         raise OSError("symlinks not supported")
 
-    monkeypatch.setattr(results.os, "symlink", no_symlinks)
+    monkeypatch.setattr(results_store.os, "symlink", no_symlinks)
     store = make_store(tmp_path)
     store.finish("2026-11-28T10:31:00Z")
     assert (tmp_path / "LATEST").read_text().strip() == store.run_id
@@ -281,49 +281,6 @@ def test_metrics_carry_loop_lag_for_async_variants() -> None:
     m = compute_metrics([_outcome("a", "ok", 0.0, 1.0)], wall_s=1.0, loop_lag=lag)
     assert m["loop_lag_max_s"] == pytest.approx(0.1)
     assert m["loop_blocked_fraction"] == pytest.approx(0.1)
-
-
-def _file(name: str, digest: str, size: int = 1000) -> dict[str, Any]:
-    return {"name": name, "size": size, "content_hash": digest}
-
-
-def _request(filename: str | None, digest: str | None, size: int = 1000, status: int = 200) -> Any:
-    return {
-        "filename": filename,
-        "path": "/kimi/v1/files",
-        "content_hash": digest,
-        "content_bytes": size,
-        "status": status,
-    }
-
-
-def test_integrity_check_matches_files_to_what_the_server_received() -> None:
-    files = [_file("a.bin", "h-a"), _file("b.bin", "h-b"), _file("c.bin", "h-c")]
-    records = [
-        {"name": "a.bin", "outcome": "ok"},
-        {"name": "b.bin", "outcome": "ok"},
-        {"name": "c.bin", "outcome": "timeout"},  # not claimed uploaded: not checked
-    ]
-    good = [_request("a.bin", "h-a"), _request("b.bin", "h-b")]
-    assert count_integrity_errors(files, records, good) == 0
-    # b arrived with other bytes; a failed request of a does not count as received.
-    bad = [_request("a.bin", "h-a"), _request("b.bin", "h-x")]
-    assert count_integrity_errors(files, records, bad) == 1
-    assert count_integrity_errors(files, records, [_request("a.bin", "h-a", status=503)]) == 2
-    # Truncated: right name, fewer bytes.
-    short = [_request("a.bin", "h-a"), _request("b.bin", "h-b", size=999)]
-    assert count_integrity_errors(files, records, short) == 1
-
-
-def test_integrity_check_falls_back_to_content_when_objects_are_renamed() -> None:
-    files = [_file("a.bin", "h-a")]
-    records = [{"name": "a.bin", "outcome": "ok"}]
-    renamed = [{**_request(None, "h-a"), "path": "/supabase/storage/v1/object/uploads/x/1"}]
-    assert count_integrity_errors(files, records, renamed) == 0
-    by_path = [{**_request(None, "h-a"), "path": "/supabase/storage/v1/object/uploads/a.bin"}]
-    assert count_integrity_errors(files, records, by_path) == 0
-    # The uploader's own integrity verdict counts too.
-    assert count_integrity_errors(files, [{"name": "a.bin", "outcome": "integrity_error"}], []) == 1
 
 
 def test_trial_spec_round_trips_through_json(tmp_path: Path) -> None:

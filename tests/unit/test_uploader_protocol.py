@@ -7,6 +7,7 @@ import email.parser
 import email.policy
 import email.utils
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -119,15 +120,20 @@ def test_upload_url_and_list() -> None:
         protocol.list_files(target("supabase"))
 
 
-def test_metadata_goes_to_the_supabase_project() -> None:
+def test_metadata_goes_to_the_project_the_target_names() -> None:
+    # The harness names the project; the uploader knows no server's URL layout.
+    project = "http://127.0.0.1:9/supabase"
     for provider in ("kimi", "glm", "supabase"):
-        assert protocol.metadata_url(target(provider)) == (
-            "http://127.0.0.1:9/supabase/rest/v1/file_uploads"
-        )
-    assert protocol.metadata_url(target("kimi", "https://api.moonshot.ai/v1")) is None
+        named = replace(target(provider), metadata_project_url=project + "/")
+        assert protocol.metadata_url(named) == project + "/rest/v1/file_uploads"
+    # Unnamed: a Supabase target is its own project; Kimi and GLM have no table, even at
+    # a URL that looks like the mock's.
+    assert protocol.metadata_url(target("supabase")) == project + "/rest/v1/file_uploads"
+    assert protocol.metadata_url(target("kimi")) is None
+    assert protocol.metadata_url(target("glm", "https://open.bigmodel.cn/api/paas/v4")) is None
     f = LocalFile(Path("/tmp/a.txt"), 3, "abc")
     row = protocol.metadata_row(target(), f, "id1", 3)
-    req = protocol.metadata_insert(target(), row)
+    req = protocol.metadata_insert(target("supabase"), row)
     assert json.loads(req.head) == row
     assert req.headers["Prefer"] == "return=minimal"
     with pytest.raises(ValueError, match="no metadata table"):

@@ -37,9 +37,6 @@ __all__ = [
 ]
 
 TUS_VERSION = "1.0.0"
-# Where each provider lives below the mock's root; used only to find the sibling Supabase
-# REST endpoint for metadata rows when the target is Kimi or GLM (see metadata_url).
-_MOCK_SUFFIXES = {"kimi": "/kimi/v1", "glm": "/glm/api/paas/v4", "supabase": "/supabase"}
 
 
 @dataclass(frozen=True)
@@ -241,19 +238,17 @@ def list_files(target: Target, *, after: str | None = None, limit: int = 100) ->
 
 
 def supabase_project_url(target: Target) -> str | None:
-    """The Supabase project URL that holds the uploads table, or None if unknown.
+    """The Supabase project URL that holds the uploads table, or None if there is none.
 
-    A Supabase target is its own project. Kimi and GLM carry no database, so the row goes
-    to the Supabase project served beside them (the mock's layout: ``ROOT/kimi/v1`` next
-    to ``ROOT/supabase``); another layout has no known table.
+    The target's ``metadata_project_url`` when set (whoever configures the target knows
+    where the database is); else a Supabase target is its own project, and Kimi or GLM,
+    which carry no database, have none.
     """
-    base = _base(target)
+    if target.metadata_project_url is not None:
+        return target.metadata_project_url.rstrip("/")
     if target.provider == "supabase":
-        return base
-    suffix = _MOCK_SUFFIXES[target.provider]
-    if not base.endswith(suffix):
-        return None
-    return base[: -len(suffix)] + _MOCK_SUFFIXES["supabase"]
+        return _base(target)
+    return None
 
 
 def metadata_url(target: Target) -> str | None:

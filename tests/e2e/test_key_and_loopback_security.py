@@ -14,12 +14,13 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.mockprovider import MockConfig, MockServer
+from tests.factories.runs import REPORTS_FLAG
 from uploader import LocalFile, Settings, Target
 from uploader.command import CommandUploader
 
 ROOT = Path(__file__).resolve().parents[2]
-SPY = "tests.hardening.hardening_variants"
-KEY_SINK_ENV = "UPLOADBENCH_TEST_KEY_SINK"  # hardening_variants.KEY_SINK_ENV (not importable)
+SPY = "tests.factories.uploaders"
+KEY_SINK_ENV = "UPLOADBENCH_TEST_KEY_SINK"  # tests.factories.uploaders.KEY_SINK_ENV
 
 SCENARIO = """
 name = "keyscan <i>ks</i>"
@@ -57,7 +58,7 @@ def _run(
     sink = tmp_path / "keys.txt"
     env = {**_clean_env(), KEY_SINK_ENV: str(sink)}
     done = subprocess.run(
-        [sys.executable, "-m", "harness", "run", str(scenario), "--out", str(out), *extra],
+        [sys.executable, "-m", "harness", "run", str(scenario), REPORTS_FLAG, str(out), *extra],
         cwd=ROOT,
         capture_output=True,
         timeout=180,

@@ -3,7 +3,7 @@ recorded requests alone (which miss requests still held and records past the cap
 
 from __future__ import annotations
 
-from harness.runner import count_connections, mock_summary
+from harness.checks import count_connections, mock_summary
 
 
 def test_provider_connections_total_wins_over_recorded_requests() -> None:

@@ -1,22 +1,34 @@
-"""Test-only uploader variants, loaded by spec as ``tests.helpers:NAME`` (the
-``package.module:attr`` form), so the real worker process runs them."""
+"""Every test-only uploader, in one place. Tests name them by spec as
+``tests.factories.uploaders:NAME`` (the ``package.module:attr`` plugin form) so the real
+worker process runs them; the worker finds them because tests run from the checkout.
+
+Misbehaving on purpose: hang, crash, corrupt, kill the mock, leak or spy on the key, go
+slowly. Each says what the harness must do about it."""
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import httpx
 import psutil
 
 from uploader import LocalFile, Outcome, Settings, Target
+from uploader.sync_baseline import SyncBaselineUploader
 
 __all__ = [
+    "KEY_SINK_ENV",
+    "SLOW_ENV",
     "CorruptUploader",
     "CrashUploader",
     "HangUploader",
+    "KeyLeaker",
+    "KeySpy",
     "KillMockUploader",
+    "SlowUploader",
     "corrupt_uploader",
     "crash_uploader",
     "hang_uploader",
@@ -74,8 +86,9 @@ class KillMockUploader:
 
 
 class CorruptUploader:
-    """Sends each file with its first byte flipped and claims success (Kimi/GLM multipart):
-    only the harness's server-side content check can catch it."""
+    """Sends each file with its last byte flipped and claims success (Kimi/GLM multipart):
+    only the harness's server-side content check can catch it, and it must call every
+    file lost."""
 
     def upload_many(
         self, files: Sequence[LocalFile], target: Target, settings: Settings
@@ -84,7 +97,7 @@ class CorruptUploader:
         with httpx.Client(timeout=30, trust_env=False) as client:
             for f in files:
                 data = bytearray(f.path.read_bytes())
-                data[0] ^= 0xFF
+                data[-1] ^= 0xFF
                 start = time.perf_counter()
                 response = client.post(
                     f"{target.base_url}/files",
@@ -100,9 +113,54 @@ class CorruptUploader:
                         started_at=start,
                         ended_at=time.perf_counter(),
                         status=response.status_code,
+                        bytes_sent=f.size,
                     )
                 )
         return outcomes
+
+
+# Where KeySpy writes the key the runner gave its worker (the run's key is random per run
+# and, by design, written nowhere the test could read it).
+KEY_SINK_ENV = "UPLOADBENCH_TEST_KEY_SINK"
+# How long SlowUploader pauses before each trial (seconds).
+SLOW_ENV = "UPLOADBENCH_TEST_SLOW_S"
+
+
+class KeySpy:
+    """The sync baseline, after noting the run's API key in ``$UPLOADBENCH_TEST_KEY_SINK``."""
+
+    def upload_many(
+        self, files: Sequence[LocalFile], target: Target, settings: Settings
+    ) -> list[Outcome]:
+        sink = os.environ.get(KEY_SINK_ENV)
+        if sink:
+            with Path(sink).open("a", encoding="utf-8") as out:
+                out.write(target.key + "\n")
+        return SyncBaselineUploader().upload_many(files, target, settings)
+
+
+class KeyLeaker:
+    """A careless uploader: prints the key on stdout (the worker's JSON channel) and
+    stderr, then dies with the key in its exception. The runner keeps such a worker's
+    stderr and error: the key must be gone from both."""
+
+    def upload_many(
+        self, files: Sequence[LocalFile], target: Target, settings: Settings
+    ) -> list[Outcome]:
+        print(f"debug: Authorization: Bearer {target.key}")
+        print(f"debug: key={target.key}", file=sys.stderr)
+        raise RuntimeError(f"upload failed for key {target.key}")
+
+
+class SlowUploader:
+    """The sync baseline, one file at a time with a pause first: trials long enough that a
+    test can kill the run between them."""
+
+    def upload_many(
+        self, files: Sequence[LocalFile], target: Target, settings: Settings
+    ) -> list[Outcome]:
+        time.sleep(float(os.environ.get(SLOW_ENV, "0.5")))
+        return SyncBaselineUploader().upload_many(files, target, settings)
 
 
 hang_uploader = HangUploader()

@@ -19,9 +19,10 @@ from typing import Any
 import psutil
 
 from harness.results import load_results
+from tests.factories.runs import REPORTS_FLAG
 
 ROOT = Path(__file__).resolve().parents[2]
-SLOW = "tests.hardening.hardening_variants:SlowUploader"
+SLOW = "tests.factories.uploaders:SlowUploader"
 # Bounds of the polling loops below: far above a trial's few seconds on a loaded box.
 WAIT_S = 120.0
 POLL_S = 0.1
@@ -147,7 +148,14 @@ def trials_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_sigkill_mid_run_keeps_every_finished_trial_readable(tmp_path: Path) -> None:
     out = tmp_path / "reports"
-    args = (scenario_file(tmp_path), "--out", out, "--no-report", "--cache-dir", tmp_path / "c")
+    args = (
+        scenario_file(tmp_path),
+        REPORTS_FLAG,
+        out,
+        "--no-report",
+        "--cache-dir",
+        tmp_path / "c",
+    )
     with started_run(tmp_path, *args) as run:
         wait_for_trials(run, out, 2)
         run.signal(signal.SIGKILL)
@@ -199,7 +207,14 @@ def test_a_mock_whose_starter_was_killed_stops_by_itself(tmp_path: Path) -> None
 
 def test_sigint_stops_cleanly_with_an_incomplete_report_and_exit_130(tmp_path: Path) -> None:
     out = tmp_path / "reports"
-    args = (scenario_file(tmp_path), "--out", out, "--no-history", "--cache-dir", tmp_path / "c")
+    args = (
+        scenario_file(tmp_path),
+        REPORTS_FLAG,
+        out,
+        "--no-history",
+        "--cache-dir",
+        tmp_path / "c",
+    )
     with started_run(tmp_path, *args) as run:
         wait_for_trials(run, out, 1)
         # Ctrl-C in a terminal: SIGINT to the whole foreground group (the mock too)
@@ -223,7 +238,12 @@ def test_an_unwritable_output_folder_is_one_line_and_exit_2_before_any_trial(
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     done = uploadbench(
-        "run", scenario_file(tmp_path), "--out", blocker / "reports", "--cache-dir", tmp_path / "c"
+        "run",
+        scenario_file(tmp_path),
+        REPORTS_FLAG,
+        blocker / "reports",
+        "--cache-dir",
+        tmp_path / "c",
     )
     assert done.returncode == 2, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
@@ -237,7 +257,7 @@ def test_an_unwritable_output_folder_is_one_line_and_exit_2_before_any_trial(
 def test_resume_runs_only_the_missing_trials_and_completes_the_run(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     scenario = scenario_file(tmp_path)
-    common = ("--out", out, "--no-report", "--no-history", "--cache-dir", tmp_path / "c")
+    common = (REPORTS_FLAG, out, "--no-report", "--no-history", "--cache-dir", tmp_path / "c")
     with started_run(tmp_path, scenario, *common) as run:
         wait_for_trials(run, out, 2)
         mocks = [p for p in run.look() if "harness.mockprovider" in p.cmdline()]

@@ -1,0 +1,151 @@
+"""Before any trial: can every variant run at all?
+
+A plugin whose module does not import, or has no ``upload_many``, and a ``cmd:`` variant
+whose program does not exist, would otherwise show up as a run of failed trials (a missing
+program even as "ok" trials full of connection errors). Both are configuration mistakes,
+not measurements: :func:`variant_problems` finds them, ``uploadbench validate`` prints them
+and :func:`check_variants` (called by the runner before the first trial) stops the run with
+one line naming the scenario file and the variant, exit code 2.
+
+The checks look where the worker will look: a plugin is imported with the current
+directory first on ``sys.path`` (the worker runs as ``python -m harness.worker`` from the
+same directory, with the same ``PYTHONPATH``), and a program is found like the shell finds
+it (``PATH``, or a path with a ``/`` relative to the current directory).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import shlex
+import shutil
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from harness.errors import ScenarioError
+from harness.scenario import Scenario
+from uploader import parse_variant
+
+__all__ = ["check_variants", "variant_problems"]
+
+_LABEL_LIMIT = 80
+
+
+def variant_problems(scenario: Scenario, names: Iterable[str] | None = None) -> list[ScenarioError]:
+    """One error per variant of ``scenario`` (or of ``names``) that cannot run."""
+    problems = []
+    for name in scenario.variants if names is None else names:
+        spec = scenario.spec_of(name)
+        problem = _problem(spec)
+        if problem is not None:
+            source = str(scenario.path) if scenario.path is not None else scenario.name
+            problems.append(ScenarioError(source, "variants", f"{_label(name, spec)} {problem}"))
+    return problems
+
+
+def check_variants(scenarios: Iterable[tuple[Scenario, Iterable[str]]]) -> None:
+    """Raise the first problem of the variants that are about to run (one line); the rest
+    are counted in it, ``uploadbench validate`` lists them all."""
+    problems = [p for scenario, names in scenarios for p in variant_problems(scenario, names)]
+    if not problems:
+        return
+    first = problems[0]
+    if len(problems) > 1:
+        more = f" (and {len(problems) - 1} more; see uploadbench validate)"
+        raise ScenarioError(first.file, first.field, first.problem + more)
+    raise first
+
+
+def _label(name: str, spec: str) -> str:
+    shown = spec if len(spec) <= _LABEL_LIMIT else spec[: _LABEL_LIMIT - 3] + "..."
+    return f"{name!r}" if name == spec and len(spec) <= _LABEL_LIMIT else f"{name!r} ({shown})"
+
+
+def _problem(spec: str) -> str | None:
+    try:
+        parsed = parse_variant(spec)
+    except ValueError as exc:
+        return f"is not a variant: {exc}"
+    if parsed.kind == "cmd":
+        return _command_problem(parsed.name)
+    if parsed.kind == "import":
+        return _plugin_problem(parsed.name)
+    return None  # a built-in: part of this package
+
+
+def _command_problem(template: str) -> str | None:
+    try:
+        argv = shlex.split(template)
+    except ValueError as exc:
+        return f"cannot be split into a command: {exc}"
+    if not argv:
+        return "has an empty command"
+    program = argv[0]
+    if "{" in program:
+        return None  # the program itself is a placeholder: known only per file
+    if "/" in program:
+        path = Path(program)
+        if not path.is_file():
+            return f"cannot run: program {program!r} does not exist"
+        if not os.access(path, os.X_OK):
+            return f"cannot run: program {program!r} is not executable"
+        return None
+    if shutil.which(program) is None:
+        return f"cannot run: program {program!r} is not on PATH"
+    return None
+
+
+def _plugin_problem(name: str) -> str | None:
+    module_name, _, attr_path = name.partition(":")
+    with _as_the_worker_sees_it():
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:  # any error of user code at import time
+            where = "" if module_name in str(exc) else f" {module_name!r}"
+            return f"cannot import{where}: {type(exc).__name__}: {_first_line(exc)}"
+        obj: object = module
+        for part in attr_path.split("."):
+            if not hasattr(obj, part):
+                return f"cannot run: module {module_name!r} has no attribute {attr_path!r}"
+            obj = getattr(obj, part)
+        if hasattr(obj, "upload_many"):
+            if not callable(obj.upload_many):
+                return f"cannot run: {attr_path}.upload_many is not a method"
+            return None
+        if isinstance(obj, type) or not callable(obj):
+            return (
+                f"cannot run: {attr_path} has no upload_many(files, target, settings) method "
+                "(see docs/plugins.md)"
+            )
+        # A factory: the worker calls it with no arguments, so call it the same way.
+        try:
+            made = obj()
+        except Exception as exc:
+            return f"cannot run: calling {attr_path}() failed: {type(exc).__name__}: {exc}"
+        if not callable(getattr(made, "upload_many", None)):
+            return f"cannot run: {attr_path}() returns an object without upload_many"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "no message"
+
+
+@contextlib.contextmanager
+def _as_the_worker_sees_it() -> Iterator[None]:
+    # ``python -m`` puts the current directory first on sys.path; a console script does
+    # not. A plugin that prints while importing must not write into our stdout (results).
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(cwd)

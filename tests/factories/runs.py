@@ -1,0 +1,79 @@
+"""Running ``uploadbench`` as a process from the checkout, and small scenario files.
+
+The worker imports test plugins (``tests.factories.uploaders:NAME``) from the current
+directory, so every command runs with the checkout as its working directory.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness.cli import command_parser
+
+__all__ = ["REPORTS_FLAG", "ROOT", "TINY", "tiny", "trials_of", "uploadbench"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# `run` names its reports folder --reports (the shared vocabulary) once that lands; until
+# then --out. One place to read it, so these tests do not depend on the merge order.
+REPORTS_FLAG = (
+    "--reports" if "--reports" in command_parser("run")._option_string_actions else "--out"
+)
+
+# A minimal scenario: two small files per trial, one repeat, no thresholds unless `extra`.
+TINY = """
+name = "{name}"
+variants = {variants}
+baseline = "{baseline}"
+concurrency = 2
+repeats = {repeats}
+warmups = 0
+deadline = "{deadline}"
+profile = false
+
+[files]
+count = 2
+sizes = ["64KiB"]
+seed = 3
+
+[[providers]]
+kind = "{provider}"
+{extra}"""
+
+
+def uploadbench(
+    *args: str | Path, timeout: float = 180, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    """``python -m harness ARGS`` from ``cwd`` (the checkout by default)."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def tiny(tmp_path: Path, name: str, variants: list[str], **kw: Any) -> Path:
+    """Write :data:`TINY` with ``variants`` to ``tmp_path/NAME.toml``."""
+    params = {
+        "repeats": 1,
+        "deadline": "60s",
+        "provider": "kimi",
+        "baseline": variants[0],
+        "extra": "",
+        **kw,
+    }
+    path = tmp_path / f"{name}.toml"
+    path.write_text(TINY.format(name=name, variants=json.dumps(variants), **params))
+    return path
+
+
+def trials_of(doc: Any) -> list[dict[str, Any]]:
+    """Every trial of a results document, scenario after scenario."""
+    return [t for s in doc["scenarios"] for t in s["trials"]]
