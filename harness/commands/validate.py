@@ -1,6 +1,7 @@
 """``uploadbench validate FILE...``: check scenario files (or folders of them).
 
-Prints ``ok NAME (N trials)`` per good file on stdout and one line per problem on stderr:
+Prints ``ok NAME (N trials)`` per good file on stdout, one line per warning (a threshold that
+can never be decided) and one line per problem on stderr:
 a bad file, or a variant that cannot run (a plugin that does not import or has no
 ``upload_many``, a ``cmd:`` program that does not exist; :mod:`harness.preflight`).
 Exits 2 if there is any problem. Nothing is run and no server is started.
@@ -85,6 +86,10 @@ class ValidateCommand:
                 continue
             trials = len(plan_trials([scenario]))
             print(f"ok {printable(scenario.name)} ({trials} trials)")
+            # Valid, but something in it can never be decided (memory_slope without a
+            # sweep, heap_peak without profiling): say so now, not after the run.
+            for warning in scenario.warnings:
+                print(f"uploadbench: warning: {printable(warning)}", file=sys.stderr)
         return EXIT_ERROR if bad else EXIT_OK
 
 

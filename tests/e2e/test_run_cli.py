@@ -155,7 +155,7 @@ def test_a_dead_mock_stops_the_run_with_one_line_and_keeps_finished_trials(
 
 
 def test_network_faults_route_uploads_through_the_fault_proxy(tmp_path: Path) -> None:
-    extra = '[[network_faults]]\ntype = "latency"\nlatency_ms = 5\ndirection = "both"\n'
+    extra = '[[network_faults]]\ntype = "latency"\nms = 5\ndirection = "both"\n'
     scenario = tiny(
         tmp_path, "proxied", ["async"], baseline="async", provider="supabase", extra=extra
     )

@@ -72,7 +72,7 @@ BAD = {
     ),
     "unknown-network-fault": (
         GOOD + '\n[[network_faults]]\ntype = "earthquake"\n',
-        "network_faults[0]: type: unknown network fault 'earthquake'; allowed: latency",
+        "network_faults[0].type: unknown network fault 'earthquake'; allowed: latency",
     ),
     "unknown-metric": (
         GOOD.replace("async.timeout_rate < 1%", "async.speed > 5"),

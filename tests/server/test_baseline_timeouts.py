@@ -38,7 +38,7 @@ def _file(tmp_path: Path) -> LocalFile:
 def test_a_stall_is_a_timeout_for_the_baselines(tmp_path: Path, variant: str) -> None:
     # The mock stops reading after 64 KiB and holds the request for 30 s; the baseline's
     # fixed 0.5 s timeout must end it long before, as a timeout.
-    stall = {"type": "stall", "after_bytes": 65536, "stall_s": 30, "rate": 1.0}
+    stall = {"type": "stall", "after_bytes": 65536, "stall_s": 30, "probability": 1.0}
     with MockServer.in_thread(MockConfig(keys=(KEY,)), port=0) as srv:
         httpx.put(f"{srv.url}/__mock/faults", json={"seed": 1, "faults": [stall]}, timeout=10)
         target = Target("kimi", srv.url + "/kimi/v1", KEY, record_metadata=False)

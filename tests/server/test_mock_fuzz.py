@@ -613,6 +613,7 @@ fault_params = st.dictionaries(
         [
             "type",
             "rate",
+            "probability",
             "status",
             "body",
             "retry_after_s",
@@ -659,7 +660,7 @@ fault_params = st.dictionaries(
         json_values,
     ),
     odd=st.tuples(
-        st.sampled_from(["rate", "ms", "stall_s", "after_pct", "retry_after_s", "status"]),
+        st.sampled_from(["probability", "ms", "stall_s", "after_pct", "retry_after_s", "status"]),
         st.sampled_from([math.inf, -math.inf, math.nan, 1e308, 2**64]),
     ),
 )

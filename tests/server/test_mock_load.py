@@ -34,8 +34,8 @@ MiB = 1024 * 1024
 FAULTS = {
     "seed": 11,
     "faults": [
-        {"type": "http_error", "status": 503, "rate": 0.05},
-        {"type": "abort_mid_body", "after_pct": 50, "mode": "rst", "rate": 0.01},
+        {"type": "http_error", "status": 503, "probability": 0.05},
+        {"type": "abort_mid_body", "after_pct": 50, "mode": "rst", "probability": 0.01},
     ],
 }
 # Connections close asynchronously on the server side after the client has gone.
@@ -211,8 +211,8 @@ def test_a_thousand_concurrent_faulty_uploads_leak_nothing(tmp_path: Path) -> No
 HANG_FAULTS = {
     "seed": 5,
     "faults": [
-        {"type": "stall", "after_bytes": 100, "stall_s": 600, "rate": 0.03},
-        {"type": "drop_response", "mode": "hang", "rate": 0.03},
+        {"type": "stall", "after_bytes": 100, "stall_s": 600, "probability": 0.03},
+        {"type": "drop_response", "mode": "hang", "probability": 0.03},
     ],
 }
 

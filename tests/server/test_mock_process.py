@@ -56,7 +56,7 @@ def test_prints_url_when_ready_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
         installed = httpx.get(url + "/__mock/faults").json()
         assert installed["seed"] == 5
         assert installed["faults"] == [
-            {"type": "latency", "rate": 1.0, "ms": 1.0, "jitter_ms": 0.0}
+            {"type": "latency", "probability": 1.0, "ms": 1.0, "jitter_ms": 0.0}
         ]
         assert (
             httpx.get(url + "/kimi/v1/files", headers={"Authorization": "Bearer k2"}).status_code

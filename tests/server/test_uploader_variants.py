@@ -164,9 +164,9 @@ async def test_every_variant_stores_the_same_bytes(
 FAULTS = {
     "seed": 1,
     "faults": [
-        {"type": "http_error", "status": 503, "rate": 0.05, "target": {"method": "POST"}},
-        {"type": "abort_mid_body", "after_pct": 50, "mode": "rst", "rate": 0.01},
-        {"type": "stall", "after_bytes": 0, "rate": 0.01},
+        {"type": "http_error", "status": 503, "probability": 0.05, "target": {"method": "POST"}},
+        {"type": "abort_mid_body", "after_pct": 50, "mode": "rst", "probability": 0.01},
+        {"type": "stall", "after_bytes": 0, "probability": 0.01},
     ],
 }
 

@@ -48,8 +48,8 @@ def test_catalog_lists_every_fault_with_its_params() -> None:
         ({"type": "nope"}, "type", "http_error"),
         ({"type": "http_error", "status": 200}, "status", "400..599"),
         ({"type": "http_error", "body": "xml"}, "body", "provider, html, empty"),
-        ({"type": "http_error", "rate": 1.5}, "rate", "0..1"),
-        ({"type": "http_error", "rate": True}, "rate", "number"),
+        ({"type": "http_error", "probability": 1.5}, "probability", "0..1"),
+        ({"type": "http_error", "probability": True}, "probability", "number"),
         ({"type": "latency"}, "ms", "required"),
         ({"type": "latency", "ms": -1}, "ms", "0.."),
         ({"type": "slow_read", "bytes_per_s": 0}, "bytes_per_s", "1.."),
@@ -84,13 +84,18 @@ def test_validate_faults_prefixes_the_index() -> None:
 
 def test_defaults_and_round_trip() -> None:
     spec = validate_fault({"type": "http_error"})
-    assert (spec.status, spec.body, spec.rate, spec.retry_after_s) == (503, "provider", 1.0, None)
+    assert (spec.status, spec.body, spec.probability, spec.retry_after_s) == (
+        503,
+        "provider",
+        1.0,
+        None,
+    )
     assert validate_fault({"type": "abort_mid_body", "after_bytes": 3}).mode == "rst"
     assert validate_fault({"type": "drop_response"}).mode == "fin"
     assert validate_fault({"type": "stall"}).stall_s == 600
     full = {
         "type": "latency",
-        "rate": 0.5,
+        "probability": 0.5,
         "target": {"provider": "glm", "method": "POST", "route": "/files"},
         "max_count": 3,
         "ms": 10.0,
@@ -125,7 +130,7 @@ def _hits(plan: FaultPlan, n: int) -> list[bool]:
 
 
 def test_plan_draws_are_seeded_per_fault() -> None:
-    specs = validate_faults([{"type": "http_error", "rate": 0.3}])
+    specs = validate_faults([{"type": "http_error", "probability": 0.3}])
     first = _hits(FaultPlan(specs, seed=1), 200)
     assert first == _hits(FaultPlan(specs, seed=1), 200)
     assert first != _hits(FaultPlan(specs, seed=2), 200)
@@ -136,8 +141,8 @@ def test_plan_draws_are_seeded_per_fault() -> None:
         plan = FaultPlan(
             validate_faults(
                 [
-                    {"type": "latency", "ms": 1, "rate": latency_rate},
-                    {"type": "http_error", "rate": 0.3},
+                    {"type": "latency", "ms": 1, "probability": latency_rate},
+                    {"type": "http_error", "probability": 0.3},
                 ]
             ),
             seed=1,
