@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.commands.calibrate import calibrate, render
+from harness.analysis.calibration import calibrate, render
 from harness.commands.run import default_cache_dir
 from harness.compare import DEFAULT_GATING_METRICS, Policy, compare_run
 from harness.history import append_run, history_root, load_history

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from harness.memory import (
+from harness.analysis.memory import (
     INVESTIGATION_SIZE_BYTES,
     fit_peak_vs_size,
     memory_metric_rows,

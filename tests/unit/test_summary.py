@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from harness.analysis.summary import summarize_run, summary_json
+from harness.console import render_summary
 from harness.results import METRIC_NAMES
-from harness.summary import render_summary, summarize_run, summary_json
 from harness.thresholds import parse_threshold
 
 
