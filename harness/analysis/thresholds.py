@@ -22,9 +22,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from harness.analysis.cells import Cell, Layout, group_cells, profiled_trials, timing_trials
-from harness.analysis.memory import memory_metric_rows
+from harness.analysis.cells import (
+    Cell,
+    Layout,
+    group_cells,
+    metric_values,
+    profiled_trials,
+    timing_trials,
+)
+from harness.analysis.memory import memory_slope_by_variant
 from harness.errors import ResultsError
+from harness.metrics import PROFILED_METRICS
 from harness.results.contract import ScenarioDoc
 from harness.thresholds import Threshold, format_metric, parse_threshold
 
@@ -181,11 +189,15 @@ def _rows_by_cell(scenario: ScenarioDoc) -> dict[Cell, list[Mapping[str, float]]
     rows: dict[Cell, list[Mapping[str, float]]] = {}
     for cell, trials in group_cells(timing_trials(scenario["trials"])).items():
         rows.setdefault(cell, []).extend(
-            {k: v for k, v in t["metrics"].items() if v is not None} for t in trials
+            {k: v for k, v in t["metrics"].items() if v is not None and k not in PROFILED_METRICS}
+            for t in trials
         )
     for cell, trials in group_cells(profiled_trials(scenario["trials"])).items():
-        for extra in memory_metric_rows(trials).values():
-            rows.setdefault(cell, []).extend(extra)
+        mine = rows.setdefault(cell, [])
+        for name in PROFILED_METRICS:
+            mine.extend({name: value} for value in metric_values(trials, name))
+        for fit in memory_slope_by_variant(trials).values():
+            mine.append({"memory_slope": fit.slope})
     return rows
 
 
