@@ -147,8 +147,10 @@ def test_data_lost_fails_the_run_whatever_the_thresholds() -> None:
     )
     comparison = compare_run(doc)
     (check,) = [c for c in comparison.checks if c.kind == "integrity"]
-    assert check.gating and check.verdict == "fail"
-    assert "data lost: broken on kimi" in check.reason and "f-0001.bin" in check.reason
+    assert check.gating
+    assert check.verdict == "fail"
+    assert "data lost: broken on kimi" in check.reason
+    assert "f-0001.bin" in check.reason
     assert comparison.exit_code == EXIT_REGRESSION
     assert "data lost in 1 variant(s)" in comparison.headline
 
@@ -166,7 +168,8 @@ def test_integrity_has_its_own_console_column() -> None:
     console = Console(width=220, record=True)
     render_summary([summary], console)
     text = console.export_text()
-    assert "integrity" in text and "3 lost" in text
+    assert "integrity" in text
+    assert "3 lost" in text
     assert "FAIL data lost: broken on kimi: 3 file(s)" in text
 
 
@@ -194,7 +197,7 @@ def test_every_upload_failed_without_faults_is_a_likely_misconfiguration() -> No
 def test_harness_error_reasons_are_distinct_and_counted() -> None:
     trials = [trial("sync", 1, r, status="harness_error") for r in range(3)]
     trials[2]["error"] = "plugin raised ValueError"
-    doc = results(scenario(trials + [trial("sync", 1, 3)]))
+    doc = results(scenario([*trials, trial("sync", 1, 3)]))
     (summary,) = summarize_run(doc)
     assert summary.harness_error_reasons == (
         "2x worker killed at its deadline",
