@@ -59,7 +59,6 @@ def _after_run(
 ) -> list[str]:
     """Add a finished, whole run to the history and write its report; lines saying so."""
     from harness.history import append_run, history_root
-    from harness.report.write import load_report_history, write_report
 
     doc, lines = _document(outcome), []
     # Shards and interrupted runs are refused by append_run: merge or re-run first.
@@ -67,6 +66,8 @@ def _after_run(
         written = append_run(history_root(reports), doc)
         lines.append(f"history: {len(written)} file(s) under {history_root(reports)}")
     if not args.no_report:
+        from harness.report.write import load_report_history, write_report
+
         history, warnings = load_report_history(reports, doc)
         report = write_report(
             outcome.run_dir,
@@ -240,14 +241,9 @@ def _print_json(payload: dict[str, Any]) -> None:
 
 
 def _verdict_lines(comparison: RunComparison, shard: tuple[int, int] | None) -> list[str]:
-    """The gating headline and each gating history regression, as escaped rich markup."""
-    lines = [f"[dim]{escape(note)}[/]" for note in comparison.notes]
-    lines.append(escape(comparison.headline))
-    lines += [
-        f"  [red]regressed[/] {escape(c.label)} {c.metric}: {escape(c.reason)}"
-        for c in comparison.checks
-        if c.kind == "history" and c.gating and c.failed
-    ]
+    """Compare's own lines (the gating headline, each gating check that is not plainly
+    fine, the notes), escaped for rich; a shard says where its verdict is decided."""
+    lines = [escape(line) for line in comparison.lines]
     if shard:
         lines.append(
             f"shard {shard[0]}/{shard[1]}: thresholds and comparisons are decided after "
