@@ -22,9 +22,10 @@ from rich.progress import (
 from rich.table import Table
 
 from harness.analysis.summary import ScenarioSummary, SummaryRow
+from harness.compare import RunComparison
 from harness.metrics import MISSING, metric
 
-__all__ = ["ProgressBar", "console_for", "render_summary"]
+__all__ = ["ProgressBar", "console_for", "render_run", "render_summary"]
 
 
 def console_for(*, stderr: bool) -> Console:
@@ -179,3 +180,30 @@ def render_summary(summaries: Sequence[ScenarioSummary], console: Console) -> No
             )
             for reason in summary.harness_error_reasons:
                 console.print(f"    {escape(reason)}", highlight=False)
+
+
+def render_run(
+    console: Console,
+    summaries: Sequence[ScenarioSummary],
+    comparison: RunComparison,
+    *,
+    run_id: str,
+    trials: int,
+    shard: tuple[int, int] | None = None,
+) -> None:
+    """``uploadbench run``'s results: the summary tables, compare's own lines (the gating
+    headline, each gating check that is not plainly fine, the notes) and the exit code."""
+    render_summary(summaries, console)
+    for line in comparison.lines:
+        console.print(escape(line), highlight=False)
+    if shard:
+        console.print(
+            f"shard {shard[0]}/{shard[1]}: thresholds and comparisons are decided after "
+            "`uploadbench merge`",
+            highlight=False,
+        )
+    console.print(
+        f"run {escape(run_id)}: {trials} trials, {comparison.harness_errors} harness "
+        f"error(s) -> exit {comparison.exit_code}",
+        highlight=False,
+    )

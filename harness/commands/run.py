@@ -1,7 +1,7 @@
 """``uploadbench run SCENARIO... [--reports DIR] [--against history|RUN|none] ...``: run
 scenarios, write ``<reports>/<run-id>/results.json``, add the run to the history, write its
-report, print the summary (stdout; progress on stderr) and exit with the code of
-:func:`harness.compare.gate.exit_code_for`, the same function ``compare`` uses."""
+report, print the summary (stdout; progress and log lines on stderr) and exit with the code
+of :func:`harness.compare.gate.exit_code_for`, the same function ``compare`` uses."""
 
 from __future__ import annotations
 
@@ -12,21 +12,20 @@ import random
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
-
-from rich.markup import escape
+from typing import cast
 
 from harness.analysis.summary import summarize_run, summary_json
 from harness.commands.options import (
     EXIT_CODES_HELP,
     REPORTS_DEFAULT,
+    RUN_HELP,
     add_against,
     add_bootstrap_seed,
     add_reports,
     locate_run,
 )
 from harness.compare import Policy, RunComparison, compare_against
-from harness.console import ProgressBar, console_for, render_summary
+from harness.console import ProgressBar, console_for, render_run
 from harness.errors import EXIT_INTERRUPTED, HarnessError
 from harness.results.contract import ResultsDoc
 from harness.runner import RunOutcome, run_scenarios
@@ -54,32 +53,6 @@ def default_cache_dir() -> Path:
     return Path(base) / "uploadbench" / "filesets"
 
 
-def _after_run(
-    args: argparse.Namespace, outcome: RunOutcome, reports: Path, comparison: RunComparison | None
-) -> list[str]:
-    """Add a finished, whole run to the history and write its report; lines saying so."""
-    from harness.history import append_run, history_root
-
-    doc, lines = _document(outcome), []
-    # Shards and interrupted runs are refused by append_run: merge or re-run first.
-    if not args.no_history and not doc.get("shard") and doc.get("complete"):
-        written = append_run(history_root(reports), doc)
-        lines.append(f"history: {len(written)} file(s) under {history_root(reports)}")
-    if not args.no_report:
-        from harness.report.write import load_report_history, write_report
-
-        history, warnings = load_report_history(reports, doc)
-        report = write_report(
-            outcome.run_dir,
-            doc,
-            comparison=None if comparison is None else comparison.to_dict(),
-            history=history,
-            environment_warnings=warnings,
-        )
-        lines.append(f"report{' (incomplete)' if outcome.interrupted else ''}: {report}")
-    return lines
-
-
 class RunCommand:
     name = "run"
     help = "run scenarios and write REPORTS/<run-id>/"
@@ -92,47 +65,23 @@ class RunCommand:
         add_against(parser)
         add("--repeats", type=int, help="measured repeats (overrides scenarios)")
         add("--quick", action="store_true", help="at most 2 repeats and no warm-ups: a look")
-        add(
-            "--variant",
-            action="append",
-            dest="variants",
-            metavar="V",
-            help="run only this variant (repeatable)",
-        )
+        add("--variant", action="append", dest="variants", metavar="V", help="run only this variant (repeatable)")  # noqa: E501  # fmt: skip
         add("--shard", type=parse_shard, metavar="K/N", help="run slice K of N")
-        add(
-            "--seed",
-            type=int,
-            default=0,
-            metavar="N",
-            help="seed of what is measured: mock, faults, jitter (default 0)",
-        )
+        add("--seed", type=int, default=0, metavar="N", help="seed of what is measured: mock, faults, jitter (default 0)")  # noqa: E501  # fmt: skip
         add_bootstrap_seed(parser)
         add("--json", action="store_true", help="print the summary as JSON on stdout")
         add("--clean", action="store_true", help="delete cached file sets first")
-        add(
-            "--cache-dir",
-            type=Path,
-            help="file-set cache (default: $XDG_CACHE_HOME/uploadbench/filesets)",
-        )
+        add("--cache-dir", type=Path, help="file-set cache (default: $XDG_CACHE_HOME/uploadbench/filesets)")  # noqa: E501  # fmt: skip
         add("--no-history", action="store_true", help="do not add this run to the history")
         add("--no-report", action="store_true", help="do not write the HTML report")
-        add(
-            "--resume",
-            metavar="RUN",
-            help="finish an interrupted or killed run (its folder, DIR/latest, results.json "
-            "or id): run only the trials it lacks; give the same scenarios and options",
-        )
+        add("--resume", metavar="RUN", help=f"finish an interrupted or killed run, {RUN_HELP}: run only the trials it lacks (same scenarios and options)")  # noqa: E501  # fmt: skip
 
     def run(self, args: argparse.Namespace) -> int:
         scenarios = load_scenarios(args.scenarios)
         if args.repeats is not None and args.repeats < 1:
             raise HarnessError(f"--repeats must be >= 1, got {args.repeats}")
-        reports = args.reports or REPORTS_DEFAULT
-        resume = None
-        if args.resume:
-            where = locate_run(args.resume, args.reports)
-            resume, reports = where.results, where.reports
+        where = locate_run(args.resume, args.reports) if args.resume else None
+        reports = where.reports if where else args.reports or REPORTS_DEFAULT
         cache_dir = args.cache_dir or default_cache_dir()
         if args.clean:
             from harness.fileset import clean
@@ -141,114 +90,84 @@ class RunCommand:
         log = console_for(stderr=True)
         with ProgressBar(log) as bar:
             outcome = run_scenarios(
-                scenarios,
-                out_dir=reports,
-                repeats=args.repeats,
-                quick=args.quick,
-                variants=args.variants,
-                shard=args.shard,
-                progress=bar,
-                seed=args.seed,
-                clock=lambda: datetime.now(UTC),
-                rng=random.Random(),
-                cache_dir=cache_dir,
-                resume=resume,
-            )
+                scenarios, out_dir=reports, repeats=args.repeats, quick=args.quick,
+                variants=args.variants, shard=args.shard, progress=bar, seed=args.seed,
+                clock=lambda: datetime.now(UTC), rng=random.Random(), cache_dir=cache_dir,
+                resume=where.results if where else None,
+            )  # fmt: skip
+        # the runner writes a checked ResultsDoc; its type says dict until the runner's does
+        doc = cast(ResultsDoc, outcome.document)
         if outcome.interrupted:
-            return self._interrupted(args, outcome, reports)
+            if args.json:
+                json.dump({
+                    "run_id": outcome.run_id, "results": str(outcome.results_path),
+                    "trials": outcome.trials, "harness_errors": outcome.harness_errors,
+                    "exit_code": EXIT_INTERRUPTED, "complete": False,
+                }, sys.stdout, indent=1)  # fmt: skip
+                sys.stdout.write("\n")
+            for line in _after_run(args, outcome, reports, None):
+                print(line, file=sys.stderr)
+            return EXIT_INTERRUPTED
         # A shard holds a slice of each scenario's trials: thresholds and history are
         # decided on the merged run (uploadbench merge, then uploadbench compare).
         against = None if args.against == "none" or args.shard else args.against
         if against not in (None, "history"):
             against = str(locate_run(against, reports).results)
+        policy = Policy(seed=args.bootstrap_seed)
         comparison = compare_against(
-            _document(outcome),
-            against,
-            reports_dir=reports,
-            thresholds=not args.shard,
-            policy=Policy(seed=args.bootstrap_seed),
+            doc, against, reports_dir=reports, thresholds=not args.shard, policy=policy
         )
-        summaries = summarize_run(
-            _document(outcome), {s.name: () for s in outcome.scenarios} if args.shard else None
-        )
-        lines = _after_run(args, outcome, reports, comparison)
-        # RunOutcome.harness_error_reasons comes with the runner's change; until then the
-        # summaries' reasons (the same trial errors, read from the document) stand in.
-        reasons = getattr(outcome, "harness_error_reasons", None)
-        if reasons is None:
-            reasons = [r for s in summaries for r in s.harness_error_reasons]
-        code = comparison.exit_code
+        summaries = summarize_run(doc, {s.name: () for s in scenarios} if args.shard else None)
         if args.json:
-            _print_json(
-                {
-                    "run_id": outcome.run_id,
-                    "results": str(outcome.results_path),
-                    "trials": outcome.trials,
-                    "harness_errors": outcome.harness_errors,
-                    "harness_error_reasons": list(reasons),
-                    "exit_code": code,
-                    "scenarios": summary_json(summaries),
-                    "comparison": comparison.to_dict(),
-                }
-            )
+            # RunOutcome.harness_error_reasons comes with the runner's change; until then
+            # the summaries' reasons (the same trial errors, from the document) stand in.
+            reasons = getattr(outcome, "harness_error_reasons", None)
+            json.dump({
+                "run_id": outcome.run_id, "results": str(outcome.results_path),
+                "trials": outcome.trials, "harness_errors": outcome.harness_errors,
+                "harness_error_reasons": list(reasons if reasons is not None else (
+                    r for s in summaries for r in s.harness_error_reasons)),
+                "exit_code": comparison.exit_code, "scenarios": summary_json(summaries),
+                "comparison": comparison.to_dict(),
+            }, sys.stdout, indent=1)  # fmt: skip
+            sys.stdout.write("\n")
         else:
-            out = console_for(stderr=False)
-            render_summary(summaries, out)
-            for line in _verdict_lines(comparison, args.shard):
-                out.print(line, highlight=False)
-            out.print(
-                f"run {escape(outcome.run_id)}: {outcome.trials} trials, "
-                f"{outcome.harness_errors} harness error(s) -> exit {code}",
-                highlight=False,
-            )
-        for line in lines:
-            log.print(escape(line), highlight=False)
-        return code
+            render_run(
+                console_for(stderr=False), summaries, comparison,
+                run_id=outcome.run_id, trials=outcome.trials, shard=args.shard,
+            )  # fmt: skip
+        for line in _after_run(args, outcome, reports, comparison):
+            print(line, file=sys.stderr)
+        return comparison.exit_code
 
-    def _interrupted(self, args: argparse.Namespace, outcome: RunOutcome, reports: Path) -> int:
-        """Ctrl-C: keep what finished, write the report marked incomplete, no verdict and no
-        history (an incomplete run is no night to compare with)."""
-        lines = [
+
+def _after_run(
+    args: argparse.Namespace, outcome: RunOutcome, reports: Path, comparison: RunComparison | None
+) -> list[str]:
+    """Add a finished, whole run to the history and write its report (marked incomplete
+    after Ctrl-C, with no verdict: an incomplete run is no night to compare with)."""
+    from harness.history import append_run, history_root
+
+    doc, lines = cast(ResultsDoc, outcome.document), []
+    if outcome.interrupted:
+        lines += [
             f"interrupted: {outcome.trials} trial(s) finished and kept in "
             f"{outcome.results_path} (complete: false)",
             f"finish it with: uploadbench run ... --reports {reports} --resume {outcome.run_id}",
-            *_after_run(args, outcome, reports, None),
         ]
-        if args.json:
-            _print_json(
-                {
-                    "run_id": outcome.run_id,
-                    "results": str(outcome.results_path),
-                    "trials": outcome.trials,
-                    "harness_errors": outcome.harness_errors,
-                    "exit_code": EXIT_INTERRUPTED,
-                    "complete": False,
-                }
-            )
-        for line in lines:
-            print(line, file=sys.stderr)
-        return EXIT_INTERRUPTED
+    # Shards and interrupted runs are refused by append_run: merge or re-run first.
+    if not args.no_history and not doc.get("shard") and doc.get("complete"):
+        written = append_run(history_root(reports), doc)
+        lines.append(f"history: {len(written)} file(s) under {history_root(reports)}")
+    if not args.no_report:
+        from harness.report.write import load_report_history, write_report
 
-
-def _document(outcome: RunOutcome) -> ResultsDoc:
-    # the runner writes a checked ResultsDoc; its type says dict until the runner's does
-    return cast(ResultsDoc, outcome.document)
-
-
-def _print_json(payload: dict[str, Any]) -> None:
-    json.dump(payload, sys.stdout, indent=1)
-    sys.stdout.write("\n")
-
-
-def _verdict_lines(comparison: RunComparison, shard: tuple[int, int] | None) -> list[str]:
-    """Compare's own lines (the gating headline, each gating check that is not plainly
-    fine, the notes), escaped for rich; a shard says where its verdict is decided."""
-    lines = [escape(line) for line in comparison.lines]
-    if shard:
-        lines.append(
-            f"shard {shard[0]}/{shard[1]}: thresholds and comparisons are decided after "
-            "`uploadbench merge`"
-        )
+        history, warnings = load_report_history(reports, doc)
+        report = write_report(
+            outcome.run_dir, doc, comparison=comparison.to_dict() if comparison else None,
+            history=history, environment_warnings=warnings,
+        )  # fmt: skip
+        lines.append(f"report{' (incomplete)' if outcome.interrupted else ''}: {report}")
     return lines
 
 
