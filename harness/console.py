@@ -158,19 +158,16 @@ def render_summary(summaries: Sequence[ScenarioSummary], console: Console) -> No
         for bad in summary.misconfigurations:
             console.print(f"  [red]{escape(bad.message)}[/]", highlight=False)
         if summary.memory:
-            m = summary.memory
+            m, heap = summary.memory, metric("heap_peak_bytes")
             console.print(
-                f"  memory for {m['size_bytes'] / 2**20:.0f} MiB: {escape(m['baseline'])} "
-                f"{metric('heap_peak_bytes').format(m['baseline_peak_bytes'])}, "
-                f"{escape(m['candidate'])} "
-                f"{metric('heap_peak_bytes').format(m['candidate_peak_bytes'])} "
-                f"({m['reduction_pct']:.0f}% less)",
+                f"  memory for {heap.format(m.size_bytes)} files: {escape(m.baseline)} "
+                f"{heap.format(m.baseline_peak_bytes)}, {escape(m.candidate)} "
+                f"{heap.format(m.candidate_peak_bytes)} ({m.reduction_pct:.0f}% less)",
                 highlight=False,
             )
         if summary.memory_fits:
             slopes = ", ".join(
-                f"{escape(variant)} {fit['slope']:.4f}"
-                for variant, fit in summary.memory_fits.items()
+                f"{escape(variant)} {fit.slope:.4f}" for variant, fit in summary.memory_fits.items()
             )
             console.print(f"  memory slope (heap peak per byte of file): {slopes}", highlight=False)
         if summary.harness_errors:

@@ -31,10 +31,10 @@ from harness.analysis.integrity import (
     likely_misconfigurations,
     lost_files_count,
 )
-from harness.analysis.memory import memory_row, memory_slope_by_variant
+from harness.analysis.memory import Fit, MemoryRow, memory_row, memory_slope_by_variant
 from harness.analysis.stats import median, ratio_of_medians
 from harness.analysis.thresholds import ThresholdOutcome, threshold_outcomes
-from harness.results.contract import ResultsDoc, ScenarioDoc
+from harness.results.contract import ResultsDoc, ScenarioDoc, TrialDoc
 from harness.thresholds import Threshold
 
 __all__ = [
@@ -72,7 +72,7 @@ class SummaryRow:
 @dataclass(frozen=True)
 class ScenarioSummary:
     """A scenario's rows and outcomes; ``memory`` is the 50 MiB row when profiled and
-    ``memory_fits`` (variant -> :meth:`harness.analysis.memory.Fit.as_dict`) is there when
+    ``memory_fits`` (variant -> :class:`harness.analysis.memory.Fit`) is there when
     the profiled trials cover two sizes or more (a size sweep)."""
 
     name: str
@@ -80,9 +80,9 @@ class ScenarioSummary:
     rows: tuple[SummaryRow, ...]
     thresholds: tuple[ThresholdOutcome, ...] = ()
     harness_errors: int = 0
-    memory: Mapping[str, Any] | None = None
+    memory: MemoryRow | None = None
     notes: tuple[str, ...] = field(default=())
-    memory_fits: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    memory_fits: Mapping[str, Fit] = field(default_factory=dict)
     data_lost: tuple[DataLoss, ...] = ()
     misconfigurations: tuple[Misconfiguration, ...] = ()
     harness_error_reasons: tuple[str, ...] = ()
@@ -128,7 +128,7 @@ def summarize_scenario(
             if base_tp and mine_tp:
                 ratio = ratio_of_medians(base_tp, mine_tp)
 
-        def med(metric: str, trials: Sequence[Any] = mine) -> float | None:
+        def med(metric: str, trials: Sequence[TrialDoc] = mine) -> float | None:
             return _median(metric_values(trials, metric))
 
         rows.append(
@@ -151,18 +151,14 @@ def summarize_scenario(
                 integrity_errors=sum(lost_files_count(t) for t in trials if t["status"] == "ok"),
             )
         )
-    memory = memory_row(scenario["trials"], baseline=baseline, candidate="async")
     return ScenarioSummary(
         name=scenario["name"],
         baseline=baseline,
         rows=tuple(rows),
         thresholds=threshold_outcomes(scenario, thresholds),
         harness_errors=sum(1 for t in scenario["trials"] if t["status"] != "ok"),
-        memory=memory.as_dict() if memory else None,
-        memory_fits={
-            variant: fit.as_dict()
-            for variant, fit in sorted(memory_slope_by_variant(scenario["trials"]).items())
-        },
+        memory=memory_row(scenario["trials"], baseline=baseline, candidate="async"),
+        memory_fits=dict(sorted(memory_slope_by_variant(scenario["trials"]).items())),
         data_lost=tuple(data_lost(scenario)),
         misconfigurations=tuple(likely_misconfigurations(scenario)),
         harness_error_reasons=harness_error_reasons(scenario),
@@ -190,6 +186,8 @@ def summary_json(summaries: Sequence[ScenarioSummary]) -> list[dict[str, Any]]:
         data["misconfigurations"] = [
             {**asdict(m), "message": m.message} for m in s.misconfigurations
         ]
+        data["memory"] = s.memory.as_dict() if s.memory else None
+        data["memory_fits"] = {variant: fit.as_dict() for variant, fit in s.memory_fits.items()}
         data["thresholds_failed"] = s.thresholds_failed
         out.append(data)
     return out

@@ -145,7 +145,7 @@ def test_summary_rows_are_unchanged(
     # the memory threshold and row are the profiled trials' whole purpose
     assert by["async.heap_peak < 16MiB"].passed is True
     assert a.memory is not None
-    assert a.memory["candidate_peak_bytes"] == 2 * MIB
+    assert a.memory.candidate_peak_bytes == 2 * MIB
 
 
 def test_comparison_checks_are_unchanged(
