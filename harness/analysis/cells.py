@@ -34,6 +34,7 @@ __all__ = [
     "cell_samples",
     "first_error",
     "group_cells",
+    "group_sized_cells",
     "metric_values",
     "profiled_trials",
     "sized_cell_of",
@@ -89,6 +90,15 @@ def group_cells(trials: Iterable[TrialDoc]) -> dict[Cell, list[TrialDoc]]:
     grouped: dict[Cell, list[TrialDoc]] = {}
     for trial in trials:
         grouped.setdefault(cell_of(trial), []).append(trial)
+    return grouped
+
+
+def group_sized_cells(trials: Iterable[TrialDoc]) -> dict[tuple[Cell, int | None], list[TrialDoc]]:
+    """Trials by cell and sweep file size (None outside a sweep), in first-seen order: a
+    size sweep's points, for tables and plots per size."""
+    grouped: dict[tuple[Cell, int | None], list[TrialDoc]] = {}
+    for trial in trials:
+        grouped.setdefault(sized_cell_of(trial), []).append(trial)
     return grouped
 
 

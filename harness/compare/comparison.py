@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import cast
 
 from harness.analysis.cells import cell_samples
+from harness.analysis.integrity import likely_misconfigurations
 from harness.compare.baseline import baseline_checks, noise_runs
 from harness.compare.gate import data_lost_checks, exit_code_for, threshold_checks
 from harness.compare.model import Check, Policy, RunComparison, no_baseline_check
@@ -100,9 +101,9 @@ def compare_run(
     thresholds: bool = True,
 ) -> RunComparison:
     """Thresholds (unless ``thresholds`` is false: a shard's are decided after the merge),
-    data lost, variant checks (unless ``variant_checks`` is false), and (when given) checks
-    against ``history`` entries or against ``baseline_run``, for every scenario of
-    ``results``. Pure.
+    data lost, likely misconfigurations (as notes), variant checks (unless
+    ``variant_checks`` is false), and (when given) checks against ``history`` entries or
+    against ``baseline_run``, for every scenario of ``results``. Pure.
 
     History entries must be comparable (same scenario hash and environment fingerprint,
     :func:`harness.history.select_comparable` picks them); a scenario without any gets one
@@ -134,6 +135,7 @@ def compare_run(
     checks: list[Check] = []
     for scenario in results["scenarios"]:
         checks.extend(data_lost_checks(scenario))
+        all_notes.extend(m.message for m in likely_misconfigurations(scenario))
         if thresholds:
             checks.extend(threshold_checks(scenario))
         if variant_checks:

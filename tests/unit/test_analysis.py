@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from verdict_data import TYPICAL, make_results, make_trial
 
-from harness.analysis.cells import Layout, cell_samples
+from harness.analysis.cells import Layout, cell_samples, group_sized_cells
 from harness.analysis.integrity import data_lost, likely_misconfigurations
 from harness.analysis.summary import summarize_run, summary_json
 from harness.analysis.thresholds import threshold_outcomes
@@ -60,6 +60,17 @@ def test_the_stand_in_rule() -> None:
     assert layout.stand_in("kimi", "async", 8) == 8
     assert layout.stand_in("kimi", "async", 1) is None  # two concurrencies, neither is 1
     assert layout.stand_in("glm", "sync", 1) is None
+
+
+def test_a_sweep_groups_by_cell_and_size() -> None:
+    trials = [trial("sync", 1, 0), trial("sync", 1, 0), trial("sync", 1, 1)]
+    trials[0]["file_size_bytes"], trials[1]["file_size_bytes"] = MIB, 8 * MIB
+    trials[2]["file_size_bytes"] = MIB
+    grouped = group_sized_cells(trials)
+    assert [(cell.variant, size, len(ts)) for (cell, size), ts in grouped.items()] == [
+        ("sync", MIB, 2),
+        ("sync", 8 * MIB, 1),
+    ]
 
 
 def test_profiled_only_metrics_come_from_profiled_trials() -> None:
@@ -189,6 +200,7 @@ def test_every_upload_failed_without_faults_is_a_likely_misconfiguration() -> No
     assert summary_json([summary])[0]["misconfigurations"][0]["message"].startswith(
         "likely misconfiguration: curl on kimi failed all 4 upload(s)"
     )
+    assert bad.message in compare_run(doc).notes
     # with a fault injected, failing uploads may be the point
     faulty = results(scenario(trials, faults=[{"type": "latency"}]))
     assert likely_misconfigurations(faulty["scenarios"][0]) == []
