@@ -14,6 +14,7 @@ from typing import cast
 
 from harness.analysis.cells import cell_samples
 from harness.analysis.integrity import likely_misconfigurations
+from harness.analysis.summary import harness_error_reasons
 from harness.compare.baseline import baseline_checks, noise_runs
 from harness.compare.gate import data_lost_checks, exit_code_for, threshold_checks
 from harness.compare.model import Check, Policy, RunComparison, no_baseline_check
@@ -101,7 +102,7 @@ def compare_run(
     thresholds: bool = True,
 ) -> RunComparison:
     """Thresholds (unless ``thresholds`` is false: a shard's are decided after the merge),
-    data lost, likely misconfigurations (as notes), variant checks (unless
+    data lost, likely misconfigurations and harness-error reasons (as notes), variant checks (unless
     ``variant_checks`` is false), and (when given) checks against ``history`` entries or
     against ``baseline_run``, for every scenario of ``results``. Pure.
 
@@ -136,6 +137,10 @@ def compare_run(
     for scenario in results["scenarios"]:
         checks.extend(data_lost_checks(scenario))
         all_notes.extend(m.message for m in likely_misconfigurations(scenario))
+        all_notes.extend(
+            f"{scenario['name']}: harness error: {reason}"
+            for reason in harness_error_reasons(scenario)
+        )
         if thresholds:
             checks.extend(threshold_checks(scenario))
         if variant_checks:

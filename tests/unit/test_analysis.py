@@ -215,7 +215,10 @@ def test_harness_error_reasons_are_distinct_and_counted() -> None:
         "2x worker killed at its deadline",
         "1x plugin raised ValueError",
     )
-    assert compare_run(doc).exit_code == EXIT_ERROR
+    comparison = compare_run(doc)
+    assert comparison.exit_code == EXIT_ERROR
+    assert "s: harness error: 1x plugin raised ValueError" in comparison.notes
+    assert "3 harness error(s) -> exit 2" in comparison.headline
     console = Console(width=160, record=True)
     render_summary([summary], console)
     assert "2x worker killed at its deadline" in console.export_text()
