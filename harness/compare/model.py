@@ -187,11 +187,15 @@ class RunComparison:
         plainly fine, and the notes."""
         out = [self.headline]
         for check in self.checks:
-            if check.gating and check.verdict not in ("pass", "unchanged", "improved"):
-                out.append(
-                    f"  {check.verdict}: {check.label}: {check.metric} vs {check.baseline}: "
-                    f"{check.reason}"
-                )
+            if not check.gating or check.verdict in ("pass", "unchanged", "improved"):
+                continue
+            # a threshold's or data loss's reason already names what was checked
+            what = (
+                ""
+                if check.kind in ("threshold", "integrity")
+                else (f"{check.metric} vs {check.baseline}: ")
+            )
+            out.append(f"  {check.verdict}: {check.label}: {what}{check.reason}")
         out.extend(f"  note: {note}" for note in self.notes)
         return out
 
