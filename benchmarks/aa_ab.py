@@ -17,7 +17,7 @@ the code changes, not the scenario): that is the only doctoring.
     python benchmarks/aa_ab.py aa [--runs 12] [--repeats 5] [--scenario scenarios/smoke.toml]
     python benchmarks/aa_ab.py ab [--rounds 10] [--repeats 5] [--latency-ms 200]
 
-Runs go to a temporary reports folder (``--out`` to keep them). Timings on a loaded shared
+Runs go to a temporary reports folder (``--reports`` to keep them). Timings on a loaded shared
 machine are noisy: the figures are what this box gave, not a property of the code.
 """
 
@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.commands.calibrate import calibrate, render
+from harness.analysis.calibration import calibrate, render
 from harness.commands.run import default_cache_dir
 from harness.compare import DEFAULT_GATING_METRICS, Policy, compare_run
 from harness.history import append_run, history_root, load_history
@@ -196,10 +196,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_ab.add_argument("--latency-ms", type=float, default=200.0)
     p_ab.add_argument("--slowdown", type=float, action="append")
     for p in (p_aa, p_ab):
-        p.add_argument("--out", type=Path, help="keep the runs here (default: a temp folder)")
+        p.add_argument(
+            "--reports", type=Path, help="keep the runs in this reports folder (default: temp)"
+        )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="uploadbench-aa-ab-") as tmp:
-        out = args.out or Path(tmp)
+        out = args.reports or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
         (aa if args.experiment == "aa" else ab)(args, out)
     return 0

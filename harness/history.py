@@ -14,9 +14,9 @@ versions they do not know):
   git_commit, baseline, groups: [{provider, variant, concurrency, samples: {metric:
   [per-repeat values]}}]}``
 
-Samples are the per-repeat values of each metric from the timing trials (ok, not warm-up,
-not profiled) -- except ``heap_peak_bytes``, which exists only in profiled trials and is
-taken from those.
+Samples are the per-repeat values of each metric of each cell
+(:func:`harness.analysis.cells.cell_samples`: timing metrics from the timing trials,
+``heap_peak_bytes`` from the profiled trials).
 """
 
 from __future__ import annotations
@@ -24,13 +24,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.cells import cell_samples
 from harness.errors import ResultsError
-from harness.results import METRIC_NAMES, atomic_write_text, read_json_file, timing_trials
+from harness.results import METRIC_NAMES, atomic_write_text, read_json_file
+from harness.results.contract import ResultsDoc
 
 __all__ = [
     "HISTORY_VERSION",
@@ -41,7 +43,6 @@ __all__ = [
     "history_root",
     "load_entry",
     "load_history",
-    "scenario_samples",
     "select_comparable",
     "summarize_run",
 ]
@@ -51,10 +52,6 @@ HISTORY_DIR = "history"
 
 # (provider, variant, concurrency): the unit that has repeats in one run.
 GroupKey = tuple[str, str, int]
-Samples = dict[GroupKey, dict[str, list[float]]]
-
-# Profiled trials run under memray: their timings are never used, only their heap peak.
-_PROFILE_ONLY_METRICS = ("heap_peak_bytes",)
 # Run ids and hashes become file names: keep them to a safe alphabet.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -64,37 +61,11 @@ def history_root(reports_dir: Path) -> Path:
     return reports_dir / HISTORY_DIR
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     number = float(value)
     return number if math.isfinite(number) else None
-
-
-def _group_key(trial: Mapping[str, Any]) -> GroupKey:
-    return (str(trial.get("provider") or ""), str(trial["variant"]), int(trial["concurrency"]))
-
-
-def scenario_samples(scenario: Mapping[str, Any]) -> Samples:
-    """Per-repeat metric values of one results scenario, grouped by (provider, variant,
-    concurrency), in trial order. Nulls (not applicable) are left out."""
-    samples: Samples = {}
-
-    def add(trial: Mapping[str, Any], metrics: Iterable[str]) -> None:
-        values = trial.get("metrics") or {}
-        group = samples.setdefault(_group_key(trial), {})
-        for metric in metrics:
-            number = _number(values.get(metric))
-            if number is not None:
-                group.setdefault(metric, []).append(number)
-
-    timing_metrics = [m for m in METRIC_NAMES if m not in _PROFILE_ONLY_METRICS]
-    for trial in timing_trials(scenario):
-        add(trial, timing_metrics)
-    for trial in scenario["trials"]:
-        if trial.get("status") == "ok" and trial.get("profiled") and not trial.get("warmup"):
-            add(trial, _PROFILE_ONLY_METRICS)
-    return samples
 
 
 def _check_name(kind: str, value: str) -> str:
@@ -103,12 +74,12 @@ def _check_name(kind: str, value: str) -> str:
     return value
 
 
-def summarize_run(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+def summarize_run(results: ResultsDoc) -> list[dict[str, Any]]:
     """The history records of a results document: one per scenario (pure)."""
     env = results.get("environment") or {}
     records = []
     for scenario in results["scenarios"]:
-        samples = scenario_samples(scenario)
+        samples = cell_samples(scenario)
         groups = [
             {
                 "provider": provider,
@@ -128,16 +99,14 @@ def summarize_run(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "scenario_hash": scenario["hash"],
                 "fingerprint": env.get("fingerprint"),
                 "git_commit": env.get("git_commit"),
-                "baseline": scenario.get("baseline", "sync"),
+                "baseline": scenario.get("baseline") or "sync",
                 "groups": groups,
             }
         )
     return records
 
 
-def append_run(
-    root: Path, results: Mapping[str, Any], *, allow_incomplete: bool = False
-) -> list[Path]:
+def append_run(root: Path, results: ResultsDoc, *, allow_incomplete: bool = False) -> list[Path]:
     """Add a run to the history under ``root``; returns the files written.
 
     Idempotent (re-adding a run rewrites the same files). Refuses shards -- merge them first

@@ -1,237 +1,39 @@
 """``uploadbench calibrate SCENARIO [--runs N] [--repeats R]`` or ``uploadbench calibrate
---from RUN...``: A/A runs of unchanged code that measure each metric's noise, say how many
-repeats would detect a given change, and count how often the verdict rule cries wolf.
-
-Methods (each printed with the numbers):
-
-- noise: coefficient of variation (std/mean) and robust CV (normal-scaled MAD/median) of
-  the per-repeat values pooled over all runs;
-- repeats needed to detect ``--effect`` (default 10%) at ``--alpha`` 0.05 with ``--power``
-  80%: a normal approximation for the two-sided Mann-Whitney U test (``n = 2 (z_a + z_b)^2
-  (cv/effect)^2 / (3/pi)``), and a bootstrap simulation from the observed samples that
-  also applies the metric's minimum effect (:func:`harness.stats.repeats_needed_simulated`);
-- false alarms: every pair of runs compared as run-vs-run (``compare --against RUN``); the
-  share of checks that say regressed or improved although nothing changed.
-"""
+--from RUN...``: A/A runs of unchanged code; the analysis (noise, repeats needed, false
+alarms) is :func:`harness.analysis.calibration.calibrate`."""
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import random
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import numpy as np
 
-from harness import stats
-from harness.compare import DEFAULT_GATING_METRICS, Policy, compare_run
-from harness.errors import HarnessError, ResultsError
-from harness.history import scenario_samples
+from harness.analysis.calibration import calibrate, render
+from harness.commands.options import (
+    EXIT_CODES_HELP,
+    REPORTS_DEFAULT,
+    RUN_HELP,
+    add_bootstrap_seed,
+    add_reports,
+    locate_run,
+)
+from harness.compare import Policy
+from harness.errors import HarnessError
+from harness.metrics import DEFAULT_GATING_METRICS
 from harness.results import load_results
+from harness.results.contract import ResultsDoc
 
-__all__ = [
-    "CALIBRATION_DIR",
-    "COMMAND",
-    "CalibrateCommand",
-    "Calibration",
-    "MetricNoise",
-    "calibrate",
-]
+__all__ = ["CALIBRATION_DIR", "COMMAND", "CalibrateCommand"]
 
 # Live A/A runs go to REPORTS/calibration/<run-id>: the runner points its out dir's
 # ``latest`` at every run it finishes, and calibration runs are not the run users mean.
 CALIBRATION_DIR = "calibration"
-
-
-@dataclass(frozen=True)
-class MetricNoise:
-    """Noise of one metric of one (provider, variant, concurrency) over the A/A runs."""
-
-    scenario: str
-    provider: str
-    variant: str
-    concurrency: int
-    metric: str
-    n: int
-    median: float
-    cv: float | None
-    robust_cv: float | None
-    repeats_normal: int | None
-    repeats_simulated: int | None
-    min_effect: float
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """The A/A analysis of a set of runs of the same scenarios in the same environment."""
-
-    runs: tuple[str, ...]
-    effect: float
-    alpha: float
-    power: float
-    metrics: tuple[MetricNoise, ...]
-    comparisons: int
-    checks: int
-    flagged: int
-    gating_checks: int
-    gating_flagged: int
-
-    @property
-    def false_alarm_rate(self) -> float | None:
-        return self.flagged / self.checks if self.checks else None
-
-    @property
-    def gating_false_alarm_rate(self) -> float | None:
-        return self.gating_flagged / self.gating_checks if self.gating_checks else None
-
-    def to_dict(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc["false_alarm_rate"] = self.false_alarm_rate
-        doc["gating_false_alarm_rate"] = self.gating_false_alarm_rate
-        return doc
-
-
-def _check_same(docs: Sequence[Mapping[str, Any]]) -> None:
-    if len(docs) < 2:
-        raise ResultsError("calibration needs at least 2 runs of the same scenario")
-    fingerprints = {(d.get("environment") or {}).get("fingerprint") for d in docs}
-    if len(fingerprints) > 1:
-        raise ResultsError(
-            f"the runs come from different environments ({', '.join(map(str, fingerprints))}):"
-            " an A/A comparison needs one"
-        )
-    hashes = [sorted(str(s["hash"]) for s in d["scenarios"]) for d in docs]
-    if any(h != hashes[0] for h in hashes):
-        raise ResultsError("the runs do not hold the same scenario definitions (hashes differ)")
-
-
-def calibrate(
-    docs: Sequence[Mapping[str, Any]],
-    *,
-    effect: float = 0.10,
-    alpha: float = 0.05,
-    power: float = 0.80,
-    policy: Policy | None = None,
-    rng: np.random.Generator,
-    simulations: int = 300,
-    simulate: Sequence[str] = DEFAULT_GATING_METRICS,
-) -> Calibration:
-    """A/A analysis of ``docs`` (runs of unchanged code); pure. See the module docstring.
-
-    The (slower) simulation runs for the metrics in ``simulate`` only; the others get the
-    normal approximation."""
-    _check_same(docs)
-    policy = policy or Policy(alpha=alpha)
-    noise_rows: list[MetricNoise] = []
-    for scenario in docs[0]["scenarios"]:
-        pooled: dict[tuple[str, str, int], dict[str, list[float]]] = {}
-        for doc in docs:
-            match = next(s for s in doc["scenarios"] if s["hash"] == scenario["hash"])
-            for key, metrics in scenario_samples(match).items():
-                for metric, repeats in metrics.items():
-                    pooled.setdefault(key, {}).setdefault(metric, []).extend(repeats)
-        for key in sorted(pooled):
-            provider, variant, concurrency = key
-            for metric in policy.checked_metrics():
-                values = pooled[key].get(metric)
-                if not values:
-                    continue
-                noise = stats.noise(values)
-                cv = noise.cv
-                needed_normal = (
-                    stats.repeats_needed_normal(cv, effect, alpha=alpha, power=power)
-                    if cv is not None
-                    else None
-                )
-                needed_sim = (
-                    stats.repeats_needed_simulated(
-                        values,
-                        effect=effect,
-                        rng=rng,
-                        alpha=alpha,
-                        power=power,
-                        min_effect=policy.effect_for(metric),
-                        simulations=simulations,
-                    )
-                    if metric in simulate and len(values) >= 2 and noise.median != 0.0
-                    else None
-                )
-                noise_rows.append(
-                    MetricNoise(
-                        scenario=str(scenario["name"]),
-                        provider=provider,
-                        variant=variant,
-                        concurrency=concurrency,
-                        metric=metric,
-                        n=noise.n,
-                        median=noise.median,
-                        cv=cv,
-                        robust_cv=noise.robust_cv,
-                        repeats_normal=needed_normal,
-                        repeats_simulated=needed_sim,
-                        min_effect=policy.effect_for(metric),
-                    )
-                )
-    comparisons = checks = flagged = gating_checks = gating_flagged = 0
-    for base, cand in itertools.combinations(docs, 2):
-        result = compare_run(cand, baseline_run=base, policy=policy, variant_checks=False)
-        comparisons += 1
-        for check in result.checks:
-            if check.kind != "history" or check.metric == "*":
-                continue
-            hit = check.verdict in ("regressed", "improved")
-            checks += 1
-            flagged += hit
-            if check.gating:
-                gating_checks += 1
-                gating_flagged += hit
-    return Calibration(
-        runs=tuple(str(d["run_id"]) for d in docs),
-        effect=effect,
-        alpha=alpha,
-        power=power,
-        metrics=tuple(noise_rows),
-        comparisons=comparisons,
-        checks=checks,
-        flagged=flagged,
-        gating_checks=gating_checks,
-        gating_flagged=gating_flagged,
-    )
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.1f}%"
-
-
-def render(calibration: Calibration, metrics: Sequence[str]) -> list[str]:
-    """Plain-text lines: the A/A false-alarm count and one line per metric of interest."""
-    c = calibration
-    lines = [
-        f"A/A over runs {', '.join(c.runs)}: {c.comparisons} run-vs-run comparisons, "
-        f"{c.flagged} of {c.checks} checks flagged ({_pct(c.false_alarm_rate)}); gating "
-        f"metrics {c.gating_flagged} of {c.gating_checks} ({_pct(c.gating_false_alarm_rate)})",
-        f"repeats per side to detect a {c.effect:.0%} change at alpha {c.alpha} with "
-        f"{c.power:.0%} power: 'normal' = normal approximation for the Mann-Whitney U test, "
-        "'sim' = bootstrap simulation from these samples with the metric's min effect",
-    ]
-    for row in c.metrics:
-        if row.metric not in metrics:
-            continue
-        sim = "n/a (> 50)" if row.repeats_simulated is None else str(row.repeats_simulated)
-        if row.min_effect >= c.effect:
-            sim += f" (min effect {row.min_effect:.0%} >= {c.effect:.0%})"
-        lines.append(
-            f"  {row.scenario} / {row.provider} / {row.variant} / c={row.concurrency} "
-            f"{row.metric}: n={row.n} median={row.median:.4g} CV={_pct(row.cv)} "
-            f"robust CV={_pct(row.robust_cv)} -> normal {row.repeats_normal}, sim {sim}"
-        )
-    return lines
 
 
 class CalibrateCommand:
@@ -239,28 +41,27 @@ class CalibrateCommand:
     help = "estimate noise with A/A runs"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "scenario", nargs="?", metavar="SCENARIO", help="scenario file to run N times"
-        )
-        parser.add_argument("--runs", type=int, default=5, help="A/A runs (default 5)")
-        parser.add_argument("--repeats", type=int, help="repeats per run (default: scenario's)")
-        parser.add_argument(
+        parser.epilog = EXIT_CODES_HELP
+        add = parser.add_argument
+        add("scenario", nargs="?", metavar="SCENARIO", help="scenario file to run N times")
+        add("--runs", type=int, default=5, help="A/A runs (default 5)")
+        add("--repeats", type=int, help="repeats per run (default: the scenario's)")
+        add(
             "--from",
             dest="sources",
             nargs="+",
             metavar="RUN",
-            help="analyse existing runs instead of running (folders, results.json, run ids)",
+            help=f"analyse existing runs instead of running; each is {RUN_HELP}",
         )
-        parser.add_argument("--reports", type=Path, default=Path("reports"), help="reports folder")
-        parser.add_argument("--effect", type=float, default=0.10, help="change to detect (0.10)")
-        parser.add_argument("--alpha", type=float, default=0.05, help="significance (0.05)")
-        parser.add_argument("--power", type=float, default=0.80, help="power (0.80)")
-        parser.add_argument("--seed", type=int, default=0, help="simulation and run seed")
-        parser.add_argument(
-            "--all-metrics", action="store_true", help="print every metric, not the gating ones"
-        )
-        parser.add_argument("--json", action="store_true", help="print the analysis as JSON")
-        parser.add_argument("--cache-dir", type=Path, help="file-set cache (as for run)")
+        add_reports(parser)
+        add("--effect", type=float, default=0.10, help="change to detect (default 0.10)")
+        add("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+        add("--power", type=float, default=0.80, help="power (default 0.80)")
+        add("--seed", type=int, default=0, metavar="N", help="seed of the A/A runs (run i: N+i)")
+        add_bootstrap_seed(parser)
+        add("--all-metrics", action="store_true", help="print every metric, not the gating ones")
+        add("--json", action="store_true", help="print the analysis as JSON")
+        add("--cache-dir", type=Path, help="file-set cache (as for run)")
 
     def run(self, args: argparse.Namespace) -> int:
         if bool(args.scenario) == bool(args.sources):
@@ -268,10 +69,13 @@ class CalibrateCommand:
         if not 0 < args.effect < 1 or not 0 < args.alpha < 1 or not 0 < args.power < 1:
             raise HarnessError("--effect, --alpha and --power must lie between 0 and 1")
         if args.sources:
-            docs = [load_results(ref, reports_dir=args.reports) for ref in args.sources]
+            docs = [
+                cast(ResultsDoc, load_results(locate_run(ref, args.reports).results))
+                for ref in args.sources
+            ]
         else:
             docs = self._run_live(args)
-        policy = Policy(alpha=args.alpha, seed=args.seed)
+        policy = Policy(alpha=args.alpha, seed=args.bootstrap_seed)
         shown = policy.checked_metrics() if args.all_metrics else DEFAULT_GATING_METRICS
         calibration = calibrate(
             docs,
@@ -279,7 +83,7 @@ class CalibrateCommand:
             alpha=args.alpha,
             power=args.power,
             policy=policy,
-            rng=np.random.default_rng(args.seed),
+            rng=np.random.default_rng(args.bootstrap_seed),
             simulate=shown,
         )
         if args.json:
@@ -290,7 +94,7 @@ class CalibrateCommand:
         return 0
 
     @staticmethod
-    def _run_live(args: argparse.Namespace) -> list[dict[str, Any]]:
+    def _run_live(args: argparse.Namespace) -> list[ResultsDoc]:
         from harness.commands.run import default_cache_dir
         from harness.runner import run_scenarios
         from harness.scenario import load_scenarios
@@ -298,11 +102,12 @@ class CalibrateCommand:
         if args.runs < 2:
             raise HarnessError(f"--runs must be >= 2 for an A/A comparison, got {args.runs}")
         scenarios = load_scenarios([Path(args.scenario)])
+        reports = args.reports or REPORTS_DEFAULT
         docs = []
         for index in range(args.runs):
             outcome = run_scenarios(
                 scenarios,
-                out_dir=args.reports / CALIBRATION_DIR,
+                out_dir=reports / CALIBRATION_DIR,
                 repeats=args.repeats,
                 seed=args.seed + index,
                 clock=lambda: datetime.now(UTC),
@@ -310,7 +115,7 @@ class CalibrateCommand:
                 cache_dir=args.cache_dir or default_cache_dir(),
             )
             print(f"A/A run {index + 1}/{args.runs}: {outcome.results_path}", file=sys.stderr)
-            docs.append(outcome.document)
+            docs.append(cast(ResultsDoc, outcome.document))
         return docs
 
 

@@ -63,7 +63,9 @@ def scenario(tmp_path: Path, name: str, *, ms: int, repeats: int = 4) -> Path:
 
 
 def run(path: Path, reports: Path, cache: Path) -> str:
-    done = uploadbench("run", path, "--out", reports, "--cache-dir", cache, "--no-report")
+    done = uploadbench(
+        "run", path, "--reports", reports, "--cache-dir", cache, "--no-report", "--against", "none"
+    )
     assert done.returncode == 0, done.stderr
     return str(load_results("latest", reports_dir=reports)["run_id"])
 
@@ -106,6 +108,34 @@ def test_confirm_reruns_the_suspects_without_moving_latest_or_history(tmp_path: 
     assert load_results(confirmation)["scenarios"][0]["trials"]
     assert load_history(history_root(reports)).entries == history_before
     assert [e.run_id for e in history_before] == [fast, slow]
+
+
+def test_compare_dir_latest_brings_dirs_history_and_agrees_with_run(tmp_path: Path) -> None:
+    # `run S --reports DIR` then `compare DIR/latest`: compare finds DIR's history (not
+    # ./reports/history) and, on the same results and history, gives run's exit code.
+    reports, cache = tmp_path / "elsewhere", tmp_path / "cache"
+    path = scenario(tmp_path, "h", ms=20, repeats=3)
+    common = ("--reports", reports, "--cache-dir", cache, "--no-report")
+
+    first = uploadbench("run", path, *common)
+    # nothing to compare with yet: the default --against history cannot pass honestly
+    assert first.returncode == 3, first.stderr
+    assert "no comparable history" in first.stdout
+    assert "tiny-compare (baseline sync)" in first.stdout  # results on stdout ...
+    assert "history: 1 file(s)" in first.stderr  # ... log lines on stderr
+    first_id = load_results("latest", reports_dir=reports)["run_id"]
+
+    second = uploadbench("run", path, *common, "--json")
+    assert second.returncode in (0, 1, 3), second.stderr
+    ran = json.loads(second.stdout)
+    assert ran["comparison"]["against"] == "history"
+
+    done = uploadbench("compare", reports / "latest", "--json")
+    compared = json.loads(done.stdout)
+    assert compared["run_id"] == ran["run_id"] != first_id
+    assert f"tiny-compare: history: last 1 comparable run: {first_id}" in compared["notes"]
+    assert done.returncode == ran["exit_code"] == compared["exit_code"]
+    assert compared["checks"] == ran["comparison"]["checks"]
 
 
 def test_calibrate_a_scenario_live(tmp_path: Path) -> None:

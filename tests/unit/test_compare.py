@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from verdict_data import make_results, make_scenario
 
-from harness import compare, history, summary
+from harness import compare, history
+from harness.analysis import summary
 from harness.compare import Policy
 from harness.errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION, ResultsError
 
@@ -237,7 +238,8 @@ def _smoke_layout(thresholds: list[str]) -> dict[str, object]:
 
 def test_thresholds_on_the_smoke_layout_are_the_summarys_checks() -> None:
     # The sequential sync baseline at c=1 beside the other variants at c=4: thresholds are
-    # checked at c=4 only, never copied into an "async c=1" group that nothing measured.
+    # checked at c=4 only, never copied into an "async c=1" cell that nothing measured, and
+    # each threshold is one outcome however many providers decided it.
     texts = [
         "async.success_rate >= 100%",
         "async.integrity_errors < 1",
@@ -246,15 +248,17 @@ def test_thresholds_on_the_smoke_layout_are_the_summarys_checks() -> None:
     doc = make_results("run-01", [_smoke_layout(texts)])
     checks = compare.threshold_checks(doc["scenarios"][0])
     outcomes = summary.summarize_run(doc)[0].thresholds
-    assert len(checks) == len(outcomes) == 9
-    assert sorted((c.provider, c.concurrency, c.baseline, c.verdict) for c in checks) == sorted(
+    assert len(checks) == len(outcomes) == 3
+    assert [(c.provider, c.concurrency, c.baseline, c.verdict) for c in checks] == [
         (o.provider, o.concurrency, o.threshold, {True: "pass", False: "fail"}[bool(o.passed)])
         for o in outcomes
-    )
+    ]
     assert {c.concurrency for c in checks} == {4}
-    assert [c.verdict for c in checks].count("fail") == 3  # naive-async at half sync's speed
+    assert {cell.concurrency for o in outcomes for cell in o.cells} == {4}
+    assert [len(o.cells) for o in outcomes] == [3, 3, 3]  # one cell per provider
+    assert [c.verdict for c in checks].count("fail") == 1  # naive-async at half sync's speed
     result = compare.compare_run(doc)
-    assert (result.summary["pass"], result.summary["fail"]) == (6, 3)
+    assert (result.summary["pass"], result.summary["fail"]) == (2, 1)
     assert "smoke / kimi / async / c=1" not in compare.to_junit_xml(result)
 
 
@@ -287,7 +291,15 @@ def test_to_dict_is_json_and_deterministic(tmp_path: Path) -> None:
     second = json.dumps(compare.compare_run(run, history=entries).to_dict(), allow_nan=False)
     assert first == second
     doc = json.loads(first)
-    assert list(doc) == ["run_id", "against", "exit_code", "summary", "notes", "checks"]
+    assert list(doc) == [
+        "run_id",
+        "against",
+        "exit_code",
+        "harness_errors",
+        "summary",
+        "notes",
+        "checks",
+    ]
     keys = set(doc["checks"][0])
     assert {"scenario", "provider", "variant", "concurrency", "metric", "kind", "baseline"} <= keys
     assert {"verdict", "ratio", "ci_low", "ci_high", "p_value", "n_baseline", "reason"} <= keys
@@ -323,8 +335,8 @@ def test_compare_against_reads_files_and_skips_corrupt_history(tmp_path: Path) -
 def test_calibrate_from_aa_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import numpy as np
 
+    from harness.analysis.calibration import calibrate
     from harness.cli import main
-    from harness.commands.calibrate import calibrate
 
     docs = [
         make_results(f"run-0{i}", [make_scenario("s", seed=300 + i, repeats=5, cv=0.05)])
@@ -359,7 +371,7 @@ def test_calibrate_from_aa_runs(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_calibrate_refuses_mixed_runs() -> None:
     import numpy as np
 
-    from harness.commands.calibrate import calibrate
+    from harness.analysis.calibration import calibrate
 
     a = make_results("run-01", [make_scenario("s", seed=1)])
     b = make_results("run-02", [make_scenario("s", seed=2)], fingerprint="fp-B")

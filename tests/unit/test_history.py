@@ -10,6 +10,7 @@ import pytest
 from verdict_data import make_results, make_scenario
 
 from harness import history
+from harness.analysis.cells import cell_samples
 from harness.errors import ResultsError
 
 
@@ -26,7 +27,7 @@ def _run(day: int, *, fingerprint: str = "fp-A", scenario_hash: str = "h1") -> d
 
 def test_samples_are_per_repeat_and_ignore_profiled_timings() -> None:
     results = _run(1)
-    samples = history.scenario_samples(results["scenarios"][0])
+    samples = cell_samples(results["scenarios"][0])
     group = samples[("kimi", "async", 4)]
     assert len(group["wall_s"]) == 3
     assert 1000.0 not in group["wall_s"]  # the profiled trial's absurd wall time
@@ -39,7 +40,7 @@ def test_failed_and_warmup_trials_are_left_out() -> None:
     trials = results["scenarios"][0]["trials"]
     trials[0]["status"] = "harness_error"
     trials[1]["warmup"] = True
-    samples = history.scenario_samples(results["scenarios"][0])
+    samples = cell_samples(results["scenarios"][0])
     assert len(samples[("kimi", "sync", 4)]["wall_s"]) == 2
     assert len(samples[("kimi", "async", 4)]["wall_s"]) == 2
 

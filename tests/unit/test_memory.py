@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from harness.memory import (
+from harness.analysis.memory import (
     INVESTIGATION_SIZE_BYTES,
     fit_peak_vs_size,
-    memory_metric_rows,
     memory_row,
     memory_slope_by_variant,
     peaks_by_variant_and_size,
@@ -125,21 +124,33 @@ def test_memory_row_is_none_without_both_sides() -> None:
     assert memory_row(sweep(), size_bytes=7) is None
 
 
-def test_memory_rows_feed_memory_thresholds_and_nothing_else() -> None:
-    from harness.analysis.thresholds import evaluate_thresholds
-    from harness.thresholds import parse_threshold
+def test_memory_thresholds_read_the_profiled_sweep_and_nothing_else() -> None:
+    from harness.analysis.thresholds import threshold_outcomes
 
     trials = sweep()
-    rows = memory_metric_rows(trials)
-    assert all(set(row) <= {"heap_peak_bytes", "memory_slope"} for r in rows.values() for row in r)
-    timing_rows = {"async": [{"wall_s": 1.0}], "sync": [{"wall_s": 3.0}]}
-    per_variant = {v: timing_rows[v] + rows[v] for v in ("async", "sync")}
-    texts = ["async.memory_slope < 0.05", "sync.memory_slope > 0.9", "async.heap < 8MiB"]
-    results = evaluate_thresholds([parse_threshold(t) for t in texts], per_variant)
-    assert [r.passed for r in results] == [True, True, True]
-    assert results[0].measured == pytest.approx(memory_slope_by_variant(trials)["async"].slope)
-    (wall,) = evaluate_thresholds([parse_threshold("async.wall_s < 2s")], per_variant)
-    assert wall.measured == 1.0
+    for t in trials:
+        t.update(status="ok", warmup=False, provider="kimi")
+    timed = [
+        {**trial(v, SIZES[0], None, profiled=False), "status": "ok", "provider": "kimi"}
+        for v in ("async", "sync")
+    ]
+    timed[0]["metrics"]["heap_peak_bytes"] = 1.0  # never read: timing trials hold no peak
+    texts = [
+        "async.memory_slope < 0.05",
+        "sync.memory_slope > 0.9",
+        "async.heap < 8MiB",
+        "async.wall_s < 2s",
+    ]
+    scenario: dict[str, Any] = {
+        "name": "sweep",
+        "definition": {"thresholds": texts, "variants": ["sync", "async"]},
+        "trials": [*trials, *timed],
+    }
+    outcomes = threshold_outcomes(scenario)  # type: ignore[arg-type]
+    assert [o.verdict for o in outcomes] == ["pass", "pass", "pass", "pass"]
+    assert outcomes[0].measured == pytest.approx(memory_slope_by_variant(trials)["async"].slope)
+    assert outcomes[2].measured == 3 * MIB + 32 * 1024  # the profiled peaks' median
+    assert outcomes[3].measured == 1.0  # wall time from the timing trial only
 
 
 def test_failed_uploads_say_nothing_about_size() -> None:

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from harness import compare, history, summary
-from harness.memory import memory_row
-from harness.report.data import scenarios_of
+from harness import compare
+from harness.analysis import summary
+from harness.analysis.cells import cell_samples
+from harness.analysis.memory import memory_row
 from harness.results import METRIC_NAMES, timing_trials
 
 MIB = 1024 * 1024
@@ -144,7 +145,7 @@ def test_summary_rows_are_unchanged(
     # the memory threshold and row are the profiled trials' whole purpose
     assert by["async.heap_peak < 16MiB"].passed is True
     assert a.memory is not None
-    assert a.memory["candidate_peak_bytes"] == 2 * MIB
+    assert a.memory.candidate_peak_bytes == 2 * MIB
 
 
 def test_comparison_checks_are_unchanged(
@@ -172,7 +173,7 @@ def test_thresholds_see_only_timing_trials_for_timing_metrics(
 
 def test_history_samples_hold_no_profiled_timing(with_profiled: dict[str, Any]) -> None:
     (scenario,) = with_profiled["scenarios"]
-    samples = history.scenario_samples(scenario)
+    samples = cell_samples(scenario)
     for (_, variant, _), by_metric in samples.items():
         for metric, values in by_metric.items():
             if metric == "heap_peak_bytes":
@@ -183,6 +184,8 @@ def test_history_samples_hold_no_profiled_timing(with_profiled: dict[str, Any]) 
 
 
 def test_report_groups_hold_no_profiled_trial(with_profiled: dict[str, Any]) -> None:
+    from harness.report.data import scenarios_of
+
     (data,) = scenarios_of(with_profiled)
     assert all(not t["profiled"] for g in data.groups for t in g.trials)
     assert sum(len(g.trials) for g in data.groups) == 10

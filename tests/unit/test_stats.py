@@ -1,4 +1,4 @@
-"""harness.stats on synthetic data with fixed seeds (nothing here measures time)."""
+"""harness.analysis.stats on synthetic data with fixed seeds (nothing here measures time)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import inspect
 import numpy as np
 import pytest
 
-from harness import stats
+from harness.analysis import stats
 
 
 def _rng(seed: int = 0) -> np.random.Generator:

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from harness.analysis.summary import summarize_run, summary_json
+from harness.console import render_summary
 from harness.results import METRIC_NAMES
-from harness.summary import render_summary, summarize_run, summary_json
 from harness.thresholds import parse_threshold
 
 
@@ -131,10 +132,13 @@ def test_a_size_sweep_evaluates_memory_slope_thresholds_and_reports_the_fits() -
         doc(trials, ["async.memory_slope < 0.05", "sync.memory_slope > 0.9"])
     )
     assert [t.passed for t in summary.thresholds] == [True, True]
-    assert summary.memory_fits["sync"]["slope"] == pytest.approx(3.0)
-    assert summary.memory_fits["async"]["slope"] == pytest.approx(1 / 1024)
+    assert summary.memory_fits["sync"].slope == pytest.approx(3.0)
+    assert summary.memory_fits["async"].slope == pytest.approx(1 / 1024)
     assert summary.memory is not None
-    assert summary.memory["size_bytes"] == 50 * mib
+    assert summary.memory.size_bytes == 50 * mib
+    (data,) = summary_json([summary])
+    assert data["memory"]["reduction_pct"] == summary.memory.reduction_pct
+    assert data["memory_fits"]["sync"]["slope"] == pytest.approx(3.0)
     console = Console(record=True, width=200)
     render_summary([summary], console)
     assert "memory slope (heap peak per byte of file): async 0.0010, sync 3.0000" in (

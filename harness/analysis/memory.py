@@ -1,7 +1,8 @@
 """Memory analysis of profiled trials: peak against file size, and the investigation's row.
 
-Pure functions of results data (trial dicts as in ``results.json``); no I/O. Only profiled
-trials count: their ``metrics.heap_peak_bytes`` is memray's exact heap high-water mark.
+Pure functions of results data (:class:`harness.results.contract.TrialDoc`); no I/O. Only
+profiled trials count: their ``metrics.heap_peak_bytes`` is memray's exact heap high-water
+mark. Threshold evaluation reads these through :mod:`harness.analysis.thresholds`.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from typing import Any
 
 from scipy import stats
 
+from harness.results.contract import TrialDoc
+
 __all__ = [
     "INVESTIGATION_SIZE_BYTES",
     "Fit",
     "MemoryRow",
     "fit_peak_vs_size",
-    "memory_metric_rows",
     "memory_row",
     "memory_slope_by_variant",
     "peaks_by_variant_and_size",
@@ -84,7 +86,7 @@ class MemoryRow:
         }
 
 
-def trial_file_size(trial: Mapping[str, Any]) -> int | None:
+def trial_file_size(trial: TrialDoc) -> int | None:
     """The file size a trial uploaded: its largest file (the one that sets a buffering
     uploader's peak). Read from ``file_size_bytes`` if present, else from the records."""
     explicit = trial.get("file_size_bytes")
@@ -98,7 +100,7 @@ def trial_file_size(trial: Mapping[str, Any]) -> int | None:
     return max(sizes) if sizes else None
 
 
-def _heap_peak(trial: Mapping[str, Any]) -> int | None:
+def _heap_peak(trial: TrialDoc) -> int | None:
     metrics = trial.get("metrics") or {}
     peak = metrics.get("heap_peak_bytes")
     if isinstance(peak, int | float) and not isinstance(peak, bool) and peak >= 0:
@@ -106,7 +108,7 @@ def _heap_peak(trial: Mapping[str, Any]) -> int | None:
     return None
 
 
-def _all_uploaded(trial: Mapping[str, Any]) -> bool:
+def _all_uploaded(trial: TrialDoc) -> bool:
     records = trial.get("records") or ()
     return trial.get("status", "ok") == "ok" and all(
         isinstance(r, Mapping) and r.get("outcome", "ok") == "ok" for r in records
@@ -114,7 +116,7 @@ def _all_uploaded(trial: Mapping[str, Any]) -> bool:
 
 
 def peaks_by_variant_and_size(
-    trials: Iterable[Mapping[str, Any]], *, complete_only: bool = False
+    trials: Iterable[TrialDoc], *, complete_only: bool = False
 ) -> dict[str, dict[int, list[int]]]:
     """Heap peaks of the profiled trials, grouped by variant then file size.
 
@@ -158,7 +160,7 @@ def fit_peak_vs_size(points: Iterable[tuple[int, int]]) -> Fit:
     )
 
 
-def memory_slope_by_variant(trials: Iterable[Mapping[str, Any]]) -> dict[str, Fit]:
+def memory_slope_by_variant(trials: Iterable[TrialDoc]) -> dict[str, Fit]:
     """Fit peak against file size for every variant whose profiled trials, with every upload
     ``ok``, cover at least two sizes. Variants with fewer sizes are left out (no slope
     exists for them)."""
@@ -172,7 +174,7 @@ def memory_slope_by_variant(trials: Iterable[Mapping[str, Any]]) -> dict[str, Fi
 
 
 def memory_row(
-    trials: Iterable[Mapping[str, Any]],
+    trials: Iterable[TrialDoc],
     *,
     size_bytes: int = INVESTIGATION_SIZE_BYTES,
     baseline: str = "sync",
@@ -193,20 +195,3 @@ def memory_row(
         baseline_peak_bytes=int(statistics.median(base)),
         candidate_peak_bytes=int(statistics.median(cand)),
     )
-
-
-def memory_metric_rows(trials: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, float]]]:
-    """Per variant, the metric rows that memory thresholds read: one ``heap_peak_bytes`` row
-    per profiled trial and one ``memory_slope`` row where a fit exists.
-
-    Append them to the timing trials' rows before :func:`harness.thresholds.evaluate_thresholds`:
-    the rows carry no timing key, so no timing median can pick them up, and ``memory_slope``
-    exists only here.
-    """
-    rows: dict[str, list[dict[str, float]]] = defaultdict(list)
-    for variant, by_size in peaks_by_variant_and_size(trials).items():
-        for size in sorted(by_size):
-            rows[variant].extend({"heap_peak_bytes": float(peak)} for peak in by_size[size])
-    for variant, fit in memory_slope_by_variant(trials).items():
-        rows[variant].append({"memory_slope": fit.slope})
-    return dict(rows)

@@ -1,0 +1,193 @@
+"""The run summary as data (pure): one row per cell of each scenario, the threshold
+outcomes, data lost, likely misconfigurations and harness-error reasons. The console
+(:mod:`harness.console`) renders it; ``run --json`` prints :func:`summary_json`.
+
+Every figure is the **median over the measured repeats** of the per-trial metric (timing
+trials, :func:`harness.analysis.cells.timing_trials`). ``vs baseline`` is the ratio of
+median throughputs, variant over the scenario's baseline variant at the same provider and
+concurrency, or at the baseline's stand-in concurrency (higher is better). Thresholds come
+from :func:`harness.analysis.thresholds.threshold_outcomes`, the one evaluator compare and
+the report read too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness.analysis.cells import (
+    Layout,
+    baseline_of,
+    group_cells,
+    metric_values,
+    timing_trials,
+)
+from harness.analysis.integrity import (
+    DataLoss,
+    Misconfiguration,
+    data_lost,
+    likely_misconfigurations,
+    lost_files_count,
+)
+from harness.analysis.memory import Fit, MemoryRow, memory_row, memory_slope_by_variant
+from harness.analysis.stats import median, ratio_of_medians
+from harness.analysis.thresholds import ThresholdOutcome, threshold_outcomes
+from harness.results.contract import ResultsDoc, ScenarioDoc, TrialDoc
+from harness.thresholds import Threshold
+
+__all__ = [
+    "ScenarioSummary",
+    "SummaryRow",
+    "harness_error_reasons",
+    "summarize_run",
+    "summarize_scenario",
+    "summary_json",
+]
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One cell (provider x variant x concurrency) of a scenario."""
+
+    provider: str
+    concurrency: int
+    variant: str
+    is_baseline: bool
+    trials: int  # measured trials that entered the medians
+    harness_errors: int
+    throughput_bytes_per_s: float | None
+    files_per_s: float | None
+    latency_p50_s: float | None
+    latency_p99_s: float | None
+    success_rate: float | None
+    timeout_rate: float | None
+    loop_lag_p99_s: float | None
+    connections_opened: float | None
+    throughput_vs_baseline: float | None
+    integrity_errors: int = 0  # files not held intact, summed over the cell's ok trials
+
+
+@dataclass(frozen=True)
+class ScenarioSummary:
+    """A scenario's rows and outcomes; ``memory`` is the 50 MiB row when profiled and
+    ``memory_fits`` (variant -> :class:`harness.analysis.memory.Fit`) is there when
+    the profiled trials cover two sizes or more (a size sweep)."""
+
+    name: str
+    baseline: str
+    rows: tuple[SummaryRow, ...]
+    thresholds: tuple[ThresholdOutcome, ...] = ()
+    harness_errors: int = 0
+    memory: MemoryRow | None = None
+    notes: tuple[str, ...] = field(default=())
+    memory_fits: Mapping[str, Fit] = field(default_factory=dict)
+    data_lost: tuple[DataLoss, ...] = ()
+    misconfigurations: tuple[Misconfiguration, ...] = ()
+    harness_error_reasons: tuple[str, ...] = ()
+
+    @property
+    def thresholds_failed(self) -> int:
+        return sum(1 for t in self.thresholds if t.passed is False)
+
+
+def harness_error_reasons(scenario: ScenarioDoc) -> tuple[str, ...]:
+    """Distinct harness-error reasons of a scenario, each with its count, most frequent
+    first (``"3x worker killed at its deadline"``)."""
+    counts = Counter(
+        str(t.get("error") or "no reason recorded")
+        for t in scenario["trials"]
+        if t["status"] != "ok"
+    )
+    return tuple(f"{n}x {reason}" for reason, n in counts.most_common())
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return median(values) if values else None
+
+
+def summarize_scenario(
+    scenario: ScenarioDoc, thresholds: Sequence[Threshold] | None = None
+) -> ScenarioSummary:
+    """The summary of one scenario; ``thresholds`` replace the definition's (``()`` for a
+    shard, whose thresholds are decided after the merge)."""
+    baseline = baseline_of(scenario)
+    all_cells = group_cells(t for t in scenario["trials"] if not t.get("warmup"))
+    measured = group_cells(timing_trials(scenario["trials"]))
+    layout = Layout.of(scenario["trials"])
+    rows: list[SummaryRow] = []
+    for cell, trials in all_cells.items():
+        mine = measured.get(cell, [])
+        ratio = None
+        base_c = layout.stand_in(cell.provider, baseline, cell.concurrency)
+        if cell.variant != baseline and base_c is not None:
+            base = measured.get(cell._replace(variant=baseline, concurrency=base_c), [])
+            base_tp = metric_values(base, "throughput_bytes_per_s")
+            mine_tp = metric_values(mine, "throughput_bytes_per_s")
+            if base_tp and mine_tp:
+                ratio = ratio_of_medians(base_tp, mine_tp)
+
+        def med(metric: str, trials: Sequence[TrialDoc] = mine) -> float | None:
+            return _median(metric_values(trials, metric))
+
+        rows.append(
+            SummaryRow(
+                provider=cell.provider,
+                concurrency=cell.concurrency,
+                variant=cell.variant,
+                is_baseline=cell.variant == baseline,
+                trials=len(mine),
+                harness_errors=sum(1 for t in trials if t["status"] != "ok"),
+                throughput_bytes_per_s=med("throughput_bytes_per_s"),
+                files_per_s=med("files_per_s"),
+                latency_p50_s=med("latency_p50_s"),
+                latency_p99_s=med("latency_p99_s"),
+                success_rate=med("success_rate"),
+                timeout_rate=med("timeout_rate"),
+                loop_lag_p99_s=med("loop_lag_p99_s"),
+                connections_opened=med("connections_opened"),
+                throughput_vs_baseline=ratio,
+                integrity_errors=sum(lost_files_count(t) for t in trials if t["status"] == "ok"),
+            )
+        )
+    return ScenarioSummary(
+        name=scenario["name"],
+        baseline=baseline,
+        rows=tuple(rows),
+        thresholds=threshold_outcomes(scenario, thresholds),
+        harness_errors=sum(1 for t in scenario["trials"] if t["status"] != "ok"),
+        memory=memory_row(scenario["trials"], baseline=baseline, candidate="async"),
+        memory_fits=dict(sorted(memory_slope_by_variant(scenario["trials"]).items())),
+        data_lost=tuple(data_lost(scenario)),
+        misconfigurations=tuple(likely_misconfigurations(scenario)),
+        harness_error_reasons=harness_error_reasons(scenario),
+    )
+
+
+def summarize_run(
+    doc: ResultsDoc, thresholds: Mapping[str, Sequence[Threshold]] | None = None
+) -> list[ScenarioSummary]:
+    """Summaries of every scenario of a results document. ``thresholds`` maps a scenario
+    name to its parsed thresholds; by default each scenario's definition's."""
+    return [
+        summarize_scenario(s, None if thresholds is None else thresholds.get(s["name"], ()))
+        for s in doc["scenarios"]
+    ]
+
+
+def summary_json(summaries: Sequence[ScenarioSummary]) -> list[dict[str, Any]]:
+    """The summaries as plain JSON-ready data (``uploadbench run --json``)."""
+    out = []
+    for s in summaries:
+        data = asdict(s)
+        data["thresholds"] = [{**asdict(t), "verdict": t.verdict} for t in s.thresholds]
+        data["data_lost"] = [{**asdict(d), "message": d.message} for d in s.data_lost]
+        data["misconfigurations"] = [
+            {**asdict(m), "message": m.message} for m in s.misconfigurations
+        ]
+        data["memory"] = s.memory.as_dict() if s.memory else None
+        data["memory_fits"] = {variant: fit.as_dict() for variant, fit in s.memory_fits.items()}
+        data["thresholds_failed"] = s.thresholds_failed
+        out.append(data)
+    return out

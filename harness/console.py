@@ -1,0 +1,206 @@
+"""Rendering for a terminal (rich): the run's progress bar (stderr) and the run summary
+tables with their threshold, data-lost, misconfiguration and harness-error lines (stdout).
+Data comes from :mod:`harness.analysis.summary`; nothing here decides anything. Values are
+written by :func:`harness.metrics.format_value` (a missing one is :data:`harness.metrics.MISSING`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from harness.analysis.summary import ScenarioSummary, SummaryRow
+from harness.compare import RunComparison
+from harness.metrics import MISSING, metric
+
+__all__ = ["ProgressBar", "console_for", "render_run", "render_summary"]
+
+
+def console_for(*, stderr: bool) -> Console:
+    """A console on stdout (results) or stderr (progress and log lines); CI logs are not 80
+    columns wide and a wrapped table is unreadable there, so a non-terminal gets 160."""
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=160)
+
+
+class ProgressBar:
+    """Progress sink of :func:`harness.runner.run_scenarios`: trials done/left, elapsed,
+    ETA and the current trial."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.fields[current]}", justify="left"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[errors]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task: TaskID | None = None
+        self._errors = 0
+
+    def __enter__(self) -> ProgressBar:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def start(self, total: int) -> None:
+        self._task = self._progress.add_task("run", total=total, current="starting", errors="")
+
+    def trial_started(self, label: str) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, current=escape(label))
+
+    def trial_finished(self, label: str, status: str) -> None:
+        if status != "ok":
+            self._errors += 1
+        if self._task is not None:
+            errors = f"[red]{self._errors} harness error(s)[/]" if self._errors else ""
+            self._progress.update(self._task, advance=1, errors=errors)
+
+
+# The columns of the summary table: metric name -> header.
+_COLUMNS = (
+    ("throughput_bytes_per_s", "throughput"),
+    ("latency_p50_s", "lat p50"),
+    ("latency_p99_s", "lat p99"),
+    ("success_rate", "ok"),
+    ("timeout_rate", "timeouts"),
+    ("loop_lag_p99_s", "lag p99"),
+    ("connections_opened", "conns"),
+)
+_MARK = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "undecided": "[yellow]undecided[/]"}
+
+
+def _ratio(row: SummaryRow) -> str:
+    if row.is_baseline:
+        return "baseline"
+    return MISSING if row.throughput_vs_baseline is None else f"{row.throughput_vs_baseline:.2f}x"
+
+
+def _integrity(row: SummaryRow) -> str:
+    return "[red]" + f"{row.integrity_errors} lost[/]" if row.integrity_errors else "ok"
+
+
+def _table(summary: ScenarioSummary) -> Table:
+    name, baseline = escape(summary.name), escape(summary.baseline)
+    table = Table(title=f"{name} (baseline {baseline})", title_justify="left")
+    for header in ("provider", "variant", "c", "n"):
+        table.add_column(header)
+    for _, header in _COLUMNS:
+        table.add_column(header, justify="right")
+    table.add_column("integrity", justify="right")
+    table.add_column("vs baseline", justify="right")
+    for row in summary.rows:
+        n = str(row.trials) + (f" ({row.harness_errors} err)" if row.harness_errors else "")
+        values = [metric(name).format(getattr(row, name)) for name, _ in _COLUMNS]
+        table.add_row(
+            escape(row.provider),
+            escape(row.variant),
+            str(row.concurrency),
+            n,
+            *values,
+            _integrity(row),
+            _ratio(row),
+        )
+    return table
+
+
+def render_summary(summaries: Sequence[ScenarioSummary], console: Console) -> None:
+    """Print one table per scenario, then its throughput ratios, threshold outcomes, data
+    lost, likely misconfigurations, memory rows and harness-error reasons."""
+    # Names come from scenario files and variant specs ("async[pooling=off]"): rich would
+    # read their brackets as markup and drop them, so every such string is escaped.
+    for summary in summaries:
+        console.print(_table(summary))
+        baseline = escape(summary.baseline)
+        for variant in dict.fromkeys(r.variant for r in summary.rows if not r.is_baseline):
+            ratios = [
+                f"{r.throughput_vs_baseline:.2f}x ({escape(r.provider)}, c={r.concurrency})"
+                for r in summary.rows
+                if r.variant == variant and r.throughput_vs_baseline is not None
+            ]
+            if ratios:
+                console.print(
+                    f"  throughput {escape(variant)}/{baseline}: {', '.join(ratios)}",
+                    highlight=False,
+                )
+        for check in summary.thresholds:
+            where = (
+                f"{escape(check.provider)}, c={check.concurrency}: "
+                if check.concurrency is not None
+                else ""
+            )
+            console.print(
+                f"  {_MARK[check.verdict]} {escape(check.threshold)} "
+                f"[dim]({where}{escape(check.detail)})[/]",
+                highlight=False,
+            )
+        for loss in summary.data_lost:
+            console.print(f"  [red]FAIL {escape(loss.message)}[/]", highlight=False)
+        for bad in summary.misconfigurations:
+            console.print(f"  [red]{escape(bad.message)}[/]", highlight=False)
+        if summary.memory:
+            m, heap = summary.memory, metric("heap_peak_bytes")
+            console.print(
+                f"  memory for {heap.format(m.size_bytes)} files: {escape(m.baseline)} "
+                f"{heap.format(m.baseline_peak_bytes)}, {escape(m.candidate)} "
+                f"{heap.format(m.candidate_peak_bytes)} ({m.reduction_pct:.0f}% less)",
+                highlight=False,
+            )
+        if summary.memory_fits:
+            slopes = ", ".join(
+                f"{escape(variant)} {fit.slope:.4f}" for variant, fit in summary.memory_fits.items()
+            )
+            console.print(f"  memory slope (heap peak per byte of file): {slopes}", highlight=False)
+        if summary.harness_errors:
+            console.print(
+                f"  [red]{summary.harness_errors} trial(s) failed in the harness:[/]",
+                highlight=False,
+            )
+            for reason in summary.harness_error_reasons:
+                console.print(f"    {escape(reason)}", highlight=False)
+
+
+def render_run(
+    console: Console,
+    summaries: Sequence[ScenarioSummary],
+    comparison: RunComparison,
+    *,
+    run_id: str,
+    trials: int,
+    shard: tuple[int, int] | None = None,
+) -> None:
+    """``uploadbench run``'s results: the summary tables, compare's own lines (the gating
+    headline, each gating check that is not plainly fine, the notes) and the exit code."""
+    render_summary(summaries, console)
+    for line in comparison.lines:
+        console.print(escape(line), highlight=False)
+    if shard:
+        console.print(
+            f"shard {shard[0]}/{shard[1]}: thresholds and comparisons are decided after "
+            "`uploadbench merge`",
+            highlight=False,
+        )
+    console.print(
+        f"run {escape(run_id)}: {trials} trials, {comparison.harness_errors} harness "
+        f"error(s) -> exit {comparison.exit_code}",
+        highlight=False,
+    )
