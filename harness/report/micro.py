@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.report.format import NA, fmt_count, fmt_ratio, fmt_seconds, is_number
+from harness.report.format import NA, fmt_count, fmt_kind, fmt_ratio, is_number
 from harness.stats import verdict
 
 __all__ = ["MICRO_FILE", "MicroRow", "find_micro_results", "micro_rows", "micro_table"]
@@ -92,9 +92,9 @@ def micro_table(rows: Sequence[MicroRow]) -> str | None:
     table = [
         {
             "benchmark": r.name,
-            "median per round": fmt_seconds(r.median_s),
+            "median per round": fmt_kind("time", r.median_s),
             "rounds": fmt_count(r.rounds),
-            "previous run": fmt_seconds(r.previous_median_s) if r.previous_median_s else NA,
+            "previous run": fmt_kind("time", r.previous_median_s),
             "now / previous": fmt_ratio(r.ratio),
             "verdict": r.verdict,
             "why": r.reason,
