@@ -6,13 +6,16 @@ scenario loader takes the keys a scenario's ``claim`` may name from here
 (:data:`CLAIM_KEYS`); :mod:`harness.analysis.claims` measures the rows; the report shows
 them. A scenario serves a claim only by naming it (``claim = "..."``): never by its name.
 
-Pure data: importable without numpy, pandas or matplotlib.
+Pure data (it reads only :mod:`harness.metrics`): importable without numpy, pandas or
+matplotlib.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final, Literal
+
+from harness.metrics import METRICS
 
 __all__ = ["CLAIMS", "CLAIM_KEYS", "Claim", "ClaimRule", "claim"]
 
@@ -49,8 +52,9 @@ class Claim:
             return f"at least {self.target:.0%} less"
         if self.rule == "speedup":
             return f"at least {self.target:g}x faster"
-        unit = " per upload" if self.per_upload else ""
-        return f"below {self.target:g}{unit}"
+        if self.per_upload:
+            return f"below {self.target:g} per upload"
+        return f"below {METRICS[self.metric].format(self.target)}"
 
 
 CLAIMS: Final[tuple[Claim, ...]] = (

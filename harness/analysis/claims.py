@@ -20,6 +20,7 @@ from harness import stats
 from harness.claims import CLAIMS, Claim
 from harness.history import GroupKey, scenario_samples
 from harness.memory import INVESTIGATION_SIZE_BYTES, memory_row, peaks_by_variant_and_size
+from harness.metrics import METRICS, format_value
 from harness.results import timing_trials
 
 __all__ = ["ClaimRow", "ClaimVerdict", "claim_rows", "scenario_providers"]
@@ -115,7 +116,7 @@ def _heap_peaks(
     return (
         float(row.baseline_peak_bytes),
         float(row.candidate_peak_bytes),
-        f"heap peak of profiled trials (memray), files of {size} B",
+        f"heap peak of profiled trials (memray), files of {format_value('bytes', size)}",
     )
 
 
@@ -143,11 +144,12 @@ def _measure(claim: Claim, scenario: Mapping[str, Any], before: str, after: str)
             )
     else:
         b, a = _median(samples, k_before, metric), _median(samples, k_after, metric)
-        how = f"{metric}, median of repeats ({where})"
+        title = METRICS[metric].title
+        how = f"{title}, median of repeats ({where})"
         if claim.per_upload:
             b = _per_upload(b, scenario, k_before)
             a = _per_upload(a, scenario, k_after)
-            how = f"{metric} per upload, median of repeats ({where})"
+            how = f"{title} per upload, median of repeats ({where})"
     if b is None or a is None:
         return ClaimRow(
             claim, name, provider, before, after, metric, b, a, None, "not measured",

@@ -100,8 +100,8 @@ def _median_range(group: Group, metric: str) -> str:
 
 
 def integrity_text(group: Group, shown: int = 3) -> str:
-    """Files the provider does not hold intact, over every repeat: ``intact``, or the count
-    and the first names with their reasons."""
+    """Files the provider does not hold intact, summed over every repeat: ``intact``, or
+    the count and the first names (each once) with their reasons."""
     lost = group.lost_files()
     errors = group.total("integrity_errors")
     count = max(len(lost), int(errors or 0))
@@ -141,7 +141,7 @@ def measured_table(scenario: ScenarioData) -> str:
                 "CPU user+sys": fmt_kind(
                     "time", None if cpu_user is None else cpu_user + (cpu_sys or 0)
                 ),
-                "integrity": integrity_text(g),
+                "integrity (all repeats)": integrity_text(g),
             }
         )
     return _html(rows, list(rows[0]) if rows else ["variant"])

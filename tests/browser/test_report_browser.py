@@ -181,7 +181,7 @@ def test_real_nightly_report(chromium: str, tmp_path: Path) -> None:
         out = tmp_path / "reports"
         command = [sys.executable, "-m", "harness", "run", str(nightly), "--quick"]
         proc = subprocess.run(
-            [*command, "--out", str(out), "--no-history"],
+            [*command, "--reports", str(out), "--no-history"],
             capture_output=True,
             text=True,
             timeout=900,

@@ -350,6 +350,7 @@ def test_report_exports_are_intended() -> None:
         "TREND_NIGHTS",
         "load_report_history",
         "render_report",
+        "report_run",
         "write_report",
     }
     for name in harness.report.__all__:

@@ -77,7 +77,12 @@ def test_named_variants_are_known_by_their_specs_and_shown_by_their_names() -> N
         for name, value in (("reference", 100.0), ("pool-off", 50.0), ("legacy", 5.0))
     ]
     (row,) = ablation_rows(_scenario(trials, specs))
-    assert (row.fix, row.variant, row.reference, row.rank) == ("pooling", "pool-off", "reference", 1)
+    assert (row.fix, row.variant, row.reference, row.rank) == (
+        "pooling",
+        "pool-off",
+        "reference",
+        1,
+    )
     html = ablation_table([row])
     assert html is not None
     assert "pool-off" in html
