@@ -12,7 +12,8 @@ Modules, one idea each:
 - :mod:`~harness.report.headline`: the verdict area, read from the comparison.
 - :mod:`~harness.report.trends`: each key metric night by night (history + this run).
 - :mod:`~harness.report.warnings`: what a reader must know before trusting the numbers.
-- :mod:`~harness.report.tables`: the HTML tables (pandas, escaped).
+- :mod:`~harness.report.tables`: HTML tables of what was measured (pandas, escaped).
+- :mod:`~harness.report.checks`: HTML tables of the comparison's checks.
 - :mod:`~harness.report.plots`: the figures (matplotlib, inline SVG).
 - :mod:`~harness.report.micro`: the micro-benchmarks section.
 - :mod:`~harness.report.format`: text for values that are not a metric's (ratios, p).

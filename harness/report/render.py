@@ -24,6 +24,7 @@ from harness.analysis.ablation import ablation_rows
 from harness.analysis.claims import ClaimRow, claim_rows
 from harness.memory import memory_slope_by_variant
 from harness.metrics import METRIC_TABLE
+from harness.report import checks as check_tables
 from harness.report import tables
 from harness.report.format import fmt_metric
 from harness.report.headline import Headline, headline
@@ -240,9 +241,9 @@ def render_report(
                 "measured": Markup(tables.measured_table(scenario)) if scenario.groups else None,  # noqa: S704
                 "variants": _markup(tables.variants_table(scenario)),
                 "ablation": _markup(tables.ablation_table(ablations.get(scenario.name, []))),
-                "pivot": _markup(tables.checks_pivot(mine)),
-                "gates": _markup(tables.gates_table(mine)),
-                "all_checks": _markup(tables.checks_table(mine)) if mine else None,
+                "pivot": _markup(check_tables.checks_pivot(mine)),
+                "gates": _markup(check_tables.gates_table(mine)),
+                "all_checks": _markup(check_tables.checks_table(mine)) if mine else None,
                 "check_count": len(mine),
                 "latency_cdf": _markup(plotter.latency_cdf(scenario)),
                 "scatter": _markup(plotter.upload_scatter(scenario)),
@@ -273,7 +274,7 @@ def render_report(
         started_at=str(results.get("started_at") or ""),
         finished_at=str(results.get("finished_at") or ""),
         head=head,
-        other_checks=_markup(tables.checks_table(elsewhere)) if elsewhere else None,
+        other_checks=_markup(check_tables.checks_table(elsewhere)) if elsewhere else None,
         claims=Markup(tables.claims_table(claims)),  # noqa: S704 - pandas escaped it
         claims_measured=any(r.verdict != "not measured" for r in claims),
         memory_vs_size=_markup(plotter.memory_vs_size(scenarios)),

@@ -1,4 +1,6 @@
-"""The report's tables, built as pandas DataFrames and rendered with escaping on.
+"""The report's tables of what was measured (cells, claims, ablation, environment), built as
+pandas DataFrames and rendered with escaping on; :mod:`harness.report.checks` shows the
+comparison's checks with the same :func:`html_table`.
 
 Cells are formatted to text first (units included, by the metric table's formatter), so the
 HTML never depends on pandas' float formatting, and every string from a scenario file goes
@@ -18,22 +20,20 @@ import pandas as pd
 from harness.analysis.ablation import AblationRow
 from harness.analysis.claims import ClaimRow
 from harness.metrics import METRICS
-from harness.report.format import NA, fmt_count, fmt_kind, fmt_metric, fmt_p, fmt_ratio
+from harness.report.format import NA, fmt_count, fmt_kind, fmt_metric, fmt_ratio
 from harness.report.view import Group, ScenarioData
 
 __all__ = [
-    "PIVOT_METRICS",
     "VERDICT_CLASSES",
     "ablation_table",
-    "checks_pivot",
-    "checks_table",
     "claims_table",
     "environment_table",
     "faults_table",
-    "gates_table",
+    "html_table",
     "integrity_text",
     "loop_lag_table",
     "measured_table",
+    "metric_title",
     "packages_table",
     "variants_table",
 ]
@@ -55,17 +55,16 @@ _VERDICT_CELL = re.compile(
     + "|".join(re.escape(v) for v in sorted(VERDICT_CLASSES, key=len, reverse=True))
     + r")</td>"
 )
-# Kinds of check shown in the pivot of ratios; every other kind (thresholds, data lost,
-# whatever a newer comparison adds) is a rule with a pass/fail and goes to gates_table.
-_STATISTICAL_KINDS = ("variant", "history")
 
 
-def _title(metric: str) -> str:
+def metric_title(metric: str) -> str:
+    """The metric table's title; a name it does not know as it is."""
     row = METRICS.get(metric)
     return row.title if row is not None else metric
 
 
-def _html(rows: Sequence[Mapping[str, str]], columns: Sequence[str]) -> str:
+def html_table(rows: Sequence[Mapping[str, str]], columns: Sequence[str]) -> str:
+    """Rows of text as an escaped HTML table, verdict words tagged with their class."""
     frame = pd.DataFrame(list(rows), columns=list(columns))
     html = frame.to_html(index=False, escape=True, border=0, classes="data", na_rep=NA)
     # pandas has escaped every cell; verdict words are our own vocabulary, safe to tag
@@ -122,12 +121,12 @@ def measured_table(scenario: ScenarioData) -> str:
             {
                 **_cell(scenario, g),
                 "repeats": str(len(g.trials)),
-                f"{_title('wall_s')} [min – max]": _median_range(g, "wall_s"),
-                f"{_title('throughput_bytes_per_s')} [min – max]": _median_range(
+                f"{metric_title('wall_s')} [min – max]": _median_range(g, "wall_s"),
+                f"{metric_title('throughput_bytes_per_s')} [min – max]": _median_range(
                     g, "throughput_bytes_per_s"
                 ),
                 **{
-                    _title(m): fmt_metric(m, g.median(m))
+                    metric_title(m): fmt_metric(m, g.median(m))
                     for m in (
                         "files_per_s",
                         "latency_p50_s",
@@ -144,7 +143,7 @@ def measured_table(scenario: ScenarioData) -> str:
                 "integrity (all repeats)": integrity_text(g),
             }
         )
-    return _html(rows, list(rows[0]) if rows else ["variant"])
+    return html_table(rows, list(rows[0]) if rows else ["variant"])
 
 
 def variants_table(scenario: ScenarioData) -> str | None:
@@ -152,136 +151,7 @@ def variants_table(scenario: ScenarioData) -> str | None:
     rows = [{"variant": v, "spec": scenario.spec_of(v)} for v in scenario.variants]
     if all(r["variant"] == r["spec"] for r in rows):
         return None
-    return _html(rows, ["variant", "spec"])
-
-
-# The metrics a reader looks for first, in the order of the pivot's columns.
-PIVOT_METRICS = (
-    "throughput_bytes_per_s",
-    "wall_s",
-    "latency_p50_s",
-    "latency_p99_s",
-    "success_rate",
-    "timeout_rate",
-    "integrity_errors",
-    "connections_opened",
-    "rss_peak_bytes",
-    "loop_lag_p99_s",
-)
-_VERDICT_SUFFIX = re.compile(r"<td>([^<]*?) (regressed|improved|unchanged|inconclusive)</td>")
-
-
-def _kind(check: Mapping[str, Any]) -> str:
-    return str(check.get("kind", "")) + (" (gates)" if check.get("gating") else "")
-
-
-def _concurrency(check: Mapping[str, Any]) -> str:
-    value = check.get("concurrency")
-    return NA if value is None else str(value)
-
-
-def checks_pivot(checks: Sequence[Mapping[str, Any]]) -> str | None:
-    """Variant and history checks as one row per (kind, provider, variant, concurrency)
-    and one column per key metric: ``ratio [CI] verdict`` (benchstat's compact form)."""
-    rows: dict[tuple[str, str, str, str, str], dict[str, str]] = {}
-    metrics_seen: set[str] = set()
-    for c in checks:
-        metric = str(c.get("metric", ""))
-        if c.get("kind") not in _STATISTICAL_KINDS or metric not in PIVOT_METRICS:
-            continue
-        key = (
-            _kind(c),
-            str(c.get("provider", "")),
-            str(c.get("variant", "")),
-            _concurrency(c),
-            str(c.get("baseline", "")),
-        )
-        ratio, low, high = c.get("ratio"), c.get("ci_low"), c.get("ci_high")
-        text = fmt_ratio(ratio) if ratio is not None else ""
-        if low is not None and high is not None:
-            text += f" [{fmt_ratio(low)} – {fmt_ratio(high)}]"
-        verdict = str(c.get("verdict", ""))
-        # a gating and a non-gating check of one metric share a row: keep the first
-        rows.setdefault(key, {}).setdefault(metric, f"{text or NA} {verdict}")
-        metrics_seen.add(metric)
-    if not rows:
-        return None
-    columns = [m for m in PIVOT_METRICS if m in metrics_seen]
-    table = [
-        {
-            "kind": kind,
-            "provider": provider,
-            "variant": variant,
-            "concurrency": concurrency,
-            "against": against,
-            **{_title(m): cells.get(m, NA) for m in columns},
-        }
-        for (kind, provider, variant, concurrency, against), cells in rows.items()
-    ]
-    titles = [_title(m) for m in columns]
-    html = _html(table, ["kind", "provider", "variant", "concurrency", "against", *titles])
-    # the ratio text before the verdict is pandas-escaped (no "<"), so this tagging is safe
-    return _VERDICT_SUFFIX.sub(
-        lambda m: (
-            f'<td class="verdict {VERDICT_CLASSES[m.group(2)]}">{m.group(1)} {m.group(2)}</td>'
-        ),
-        html,
-    )
-
-
-def gates_table(checks: Sequence[Mapping[str, Any]]) -> str | None:
-    """The rule checks: thresholds, data lost and any other kind but variant and history:
-    the rule, what was measured, the verdict and why."""
-    rows = [
-        {
-            "kind": _kind(c),
-            "provider": str(c.get("provider", "")),
-            "variant": str(c.get("variant", "")),
-            "concurrency": _concurrency(c),
-            "rule": str(c.get("baseline", "")),
-            "measured": fmt_metric(str(c.get("metric", "")), c.get("median_candidate")),
-            "verdict": str(c.get("verdict", "")),
-            "reason": str(c.get("reason") or ""),
-        }
-        for c in checks
-        if c.get("kind") not in _STATISTICAL_KINDS
-    ]
-    return _html(rows, list(rows[0])) if rows else None
-
-
-def checks_table(checks: Sequence[Mapping[str, Any]]) -> str:
-    """The comparison's checks: ratio candidate/baseline with its CI and the verdict."""
-    rows = []
-    for c in checks:
-        low, high = c.get("ci_low"), c.get("ci_high")
-        metric = str(c.get("metric", ""))
-        base, cand = c.get("median_baseline"), c.get("median_candidate")
-        rows.append(
-            {
-                "kind": _kind(c),
-                "provider": str(c.get("provider", "")),
-                "variant": str(c.get("variant", "")),
-                "concurrency": _concurrency(c),
-                "metric": metric,
-                "against": str(c.get("baseline", "")),
-                "median base → cand": (
-                    f"{fmt_metric(metric, base)} → {fmt_metric(metric, cand)}"
-                    if base is not None or cand is not None
-                    else NA
-                ),
-                "ratio": fmt_ratio(c.get("ratio")),
-                "95% CI of ratio": (
-                    f"[{fmt_ratio(low)}, {fmt_ratio(high)}]" if low is not None else NA
-                ),
-                "p": fmt_p(c.get("p_value")),
-                "n (base/cand)": (
-                    f"{fmt_count(c.get('n_baseline'))}/{fmt_count(c.get('n_candidate'))}"
-                ),
-                "verdict": str(c.get("verdict", "")),
-                "reason": str(c.get("reason") or ""),
-            }
-        )
-    return _html(rows, list(rows[0]) if rows else ["verdict"])
+    return html_table(rows, ["variant", "spec"])
 
 
 def loop_lag_table(scenario: ScenarioData) -> str | None:
@@ -292,18 +162,20 @@ def loop_lag_table(scenario: ScenarioData) -> str | None:
         rows.append(
             {
                 **_cell(scenario, g),
-                _title("loop_lag_p99_s"): (
+                metric_title("loop_lag_p99_s"): (
                     fmt_metric("loop_lag_p99_s", p99)
                     if p99 is not None
                     else f"{NA} (no event loop)"
                 ),
-                _title("loop_lag_max_s"): fmt_metric("loop_lag_max_s", g.median("loop_lag_max_s")),
-                _title("loop_blocked_fraction"): fmt_metric(
+                metric_title("loop_lag_max_s"): fmt_metric(
+                    "loop_lag_max_s", g.median("loop_lag_max_s")
+                ),
+                metric_title("loop_blocked_fraction"): fmt_metric(
                     "loop_blocked_fraction", g.median("loop_blocked_fraction")
                 ),
             }
         )
-    return _html(rows, list(rows[0])) if rows else None
+    return html_table(rows, list(rows[0])) if rows else None
 
 
 def _counts(counts: Mapping[str, int]) -> str:
@@ -318,18 +190,18 @@ def faults_table(scenario: ScenarioData) -> str | None:
             "faults applied (all repeats)": _counts(g.faults_applied()),
             "mock requests": fmt_count(g.mock_requests()),
             "statuses": _counts(g.statuses()),
-            _title("timeout_rate"): fmt_metric("timeout_rate", g.median("timeout_rate")),
-            _title("error_rate"): fmt_metric("error_rate", g.median("error_rate")),
+            metric_title("timeout_rate"): fmt_metric("timeout_rate", g.median("timeout_rate")),
+            metric_title("error_rate"): fmt_metric("error_rate", g.median("error_rate")),
             "retries (all repeats)": fmt_count(g.total("retries")),
             "integrity (all repeats)": integrity_text(g),
-            _title("connections_opened"): fmt_metric(
+            metric_title("connections_opened"): fmt_metric(
                 "connections_opened", g.median("connections_opened")
             ),
             "uploads": str(g.uploads()),
         }
         for g in _ordered(scenario)
     ]
-    return _html(rows, list(rows[0])) if rows else None
+    return html_table(rows, list(rows[0])) if rows else None
 
 
 def _claim_value(row: ClaimRow, value: float | None) -> str:
@@ -373,7 +245,7 @@ def claims_table(rows: Sequence[ClaimRow]) -> str:
         }
         for r in rows
     ]
-    return _html(out, list(out[0]))
+    return html_table(out, list(out[0]))
 
 
 def _gain(ratio: float | None) -> str:
@@ -406,7 +278,7 @@ def ablation_table(rows: Sequence[AblationRow]) -> str | None:
         }
         for r in rows
     ]
-    return _html(table, list(table[0]))
+    return html_table(table, list(table[0]))
 
 
 def environment_table(env: Mapping[str, Any]) -> str:
@@ -419,7 +291,7 @@ def environment_table(env: Mapping[str, Any]) -> str:
         for k, v in sorted(env.items())
         if k != "packages"
     ]
-    return _html(rows, ["key", "value"])
+    return html_table(rows, ["key", "value"])
 
 
 def packages_table(env: Mapping[str, Any]) -> str | None:
@@ -427,4 +299,4 @@ def packages_table(env: Mapping[str, Any]) -> str | None:
     if not isinstance(packages, Mapping) or not packages:
         return None
     rows = [{"package": str(k), "version": str(v)} for k, v in sorted(packages.items())]
-    return _html(rows, ["package", "version"])
+    return html_table(rows, ["package", "version"])
