@@ -22,7 +22,7 @@ from harness.history import GroupKey, scenario_samples
 from uploader.api import Fixes
 from uploader.variants import VariantSpec, parse_variant
 
-__all__ = ["ALL_OFF", "AblationRow", "ablation_rows", "variant_specs"]
+__all__ = ["ALL_OFF", "AblationRow", "ablation_rows", "spec_of", "variant_specs"]
 
 ALL_OFF = "all five off"
 
@@ -51,12 +51,19 @@ class AblationRow:
     rank: int | None = None
 
 
+def spec_of(definition: Mapping[str, Any], name: str) -> str:
+    """The spec a variant name stands for: the definition's ``variant_specs`` where it
+    names one, else the name itself (the results contract's rule)."""
+    declared = definition.get("variant_specs")
+    spec = declared.get(name) if isinstance(declared, Mapping) else None
+    return str(spec) if spec else name
+
+
 def variant_specs(scenario: Mapping[str, Any]) -> dict[str, str]:
-    """Name -> spec of every variant the scenario's trials carry: the definition's
-    ``variant_specs`` where it names one, else the name itself."""
-    declared = (scenario.get("definition") or {}).get("variant_specs") or {}
+    """Name -> spec of every variant the scenario's trials carry, in the order they ran."""
+    definition = scenario.get("definition") or {}
     names = dict.fromkeys(str(t.get("variant")) for t in scenario.get("trials") or ())
-    return {n: str(declared.get(n) or n) if isinstance(declared, Mapping) else n for n in names}
+    return {name: spec_of(definition, name) for name in names}
 
 
 def _async_fixes_off(spec: str) -> list[str] | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from harness import stats
+from harness.analysis.ablation import variant_specs
 from harness.claims import CLAIMS, Claim
 from harness.history import GroupKey, scenario_samples
 from harness.memory import INVESTIGATION_SIZE_BYTES, memory_row, peaks_by_variant_and_size
@@ -169,11 +170,21 @@ def _per_upload(
     return value / uploads if uploads else None
 
 
+def _named(scenario: Mapping[str, Any], spec: str) -> str:
+    """The name the scenario gives the uploader ``spec`` (``sync``, ``async``): a variant
+    named so, else the first whose spec it is, else the spec itself."""
+    specs = variant_specs(scenario)
+    if specs.get(spec) == spec:
+        return spec
+    return next((name for name, s in specs.items() if s == spec), spec)
+
+
 def claim_rows(
     scenarios: Sequence[Mapping[str, Any]], *, before: str = "sync", after: str = "async"
 ) -> list[ClaimRow]:
     """One row per claim, in the table's order: measured on the first scenario whose
-    definition names it, ``before`` against ``after``; "not measured" when none does."""
+    definition names it, the uploader ``before`` against ``after`` (specs: the variants
+    that stand for them, whatever the scenario names them); "not measured" when none does."""
     named: dict[str, Mapping[str, Any]] = {}
     for scenario in scenarios:
         key = (scenario.get("definition") or {}).get("claim")
@@ -199,5 +210,5 @@ def claim_rows(
                 )
             )
             continue
-        rows.append(_measure(claim, found, before, after))
+        rows.append(_measure(claim, found, _named(found, before), _named(found, after)))
     return rows

@@ -35,7 +35,11 @@ class ReportCommand:
     help = "write the HTML report of a run"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        parser.epilog = EXIT_CODES_HELP
+        # report gates nothing itself (run and compare do); the page shows a verdict's code
+        parser.epilog = (
+            "report exits 0 when the page is written, 2 on error. The verdict it shows: "
+            + EXIT_CODES_HELP
+        )
         parser.add_argument("run", metavar="RUN", help=RUN_HELP)
         add_against(parser)
         add_reports(parser)

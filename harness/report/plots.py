@@ -303,30 +303,37 @@ class Plotter:
             return self._svg(fig)
 
     def memory_vs_size(self, scenarios: Sequence[ScenarioData]) -> str | None:
-        """Heap peak against file size, per variant, over every scenario's profiled trials."""
-        trials = [t for s in scenarios for t in s.profiled]
-        by_variant = peaks_by_variant_and_size(trials)
-        if not by_variant:
+        """Heap peak against file size per (provider, variant), over every scenario's
+        profiled trials (a size sweep may span scenarios; providers are never pooled)."""
+        per_provider: dict[str, list[Mapping[str, Any]]] = {}
+        for s in scenarios:
+            for trial in s.profiled:
+                per_provider.setdefault(str(trial.get("provider") or ""), []).append(trial)
+        peaks = {p: peaks_by_variant_and_size(trials) for p, trials in per_provider.items()}
+        if not any(peaks.values()):
             return None
         order: list[str] = []
         for s in scenarios:
             order += [v for v in s.variants if v not in order]
-        order += sorted(v for v in by_variant if v not in order)
+        order += sorted({v for by in peaks.values() for v in by} - set(order))
         colors = self._colors(order)
+        styles = ["-", "--", ":", "-."]
         with matplotlib.rc_context(_RC):
             fig, (ax,) = self._figure(height=3.0)
-            for variant in order:
-                if variant not in by_variant:
-                    continue
-                sizes = sorted(by_variant[variant])
-                medians = [stats.median(by_variant[variant][s]) / _MIB for s in sizes]
-                ax.plot(
-                    [s / _MIB for s in sizes],
-                    medians,
-                    marker="o",
-                    color=colors[variant],
-                    label=_label(variant),
-                )
+            for index, provider in enumerate(sorted(peaks)):
+                for variant in order:
+                    by_size = peaks[provider].get(variant)
+                    if not by_size:
+                        continue
+                    sizes = sorted(by_size)
+                    ax.plot(
+                        [s / _MIB for s in sizes],
+                        [stats.median(by_size[s]) / _MIB for s in sizes],
+                        marker="o",
+                        color=colors[variant],
+                        linestyle=styles[index % len(styles)],
+                        label=_label(f"{provider} {variant}" if len(peaks) > 1 else variant),
+                    )
             ax.set_xlabel("file size (MiB)")
             ax.set_ylabel("{} ({})".format(*_axis("heap_peak_bytes")[:2]))
             ax.set_xlim(left=0)

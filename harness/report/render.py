@@ -37,7 +37,7 @@ from harness.report.warnings import report_warnings
 __all__ = ["REPORT_DATA_VERSION", "render_report", "report_data"]
 
 # Version of the JSON in <script id="report-data">; bump when its shape changes.
-REPORT_DATA_VERSION = 1
+REPORT_DATA_VERSION = 2
 
 # The medians of every cell in the embedded JSON: every metric timing trials carry.
 _SUMMARY_METRICS = tuple(m.name for m in METRIC_TABLE if m.source == "trial")
@@ -91,25 +91,6 @@ def _relative_link(path: object, prefix: str) -> str | None:
     if any(part == ".." for part in path.split("/")):
         return None
     return quote(prefix + path, safe="/._-~")
-
-
-_CHECK_FIELDS = (
-    "scenario",
-    "provider",
-    "variant",
-    "concurrency",
-    "metric",
-    "kind",
-    "baseline",
-    "verdict",
-    "gating",
-    "ratio",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "n_baseline",
-    "n_candidate",
-)
 
 
 def report_data(
@@ -170,7 +151,8 @@ def report_data(
             for s in scenarios
         ],
         "warnings": list(warnings),
-        "checks": [{k: c.get(k) for k in _CHECK_FIELDS} for c in checks],
+        # every field of every check, kinds and fields this page does not know included
+        "checks": [dict(c) for c in checks],
     }
 
 
@@ -292,20 +274,33 @@ def render_report(
     )
 
 
+def _by_provider(scenarios: Sequence[ScenarioData]) -> dict[str, list[Mapping[str, Any]]]:
+    """Every scenario's profiled trials per provider: a file size sweep may span scenarios,
+    but providers differ by design and are never pooled."""
+    out: dict[str, list[Mapping[str, Any]]] = {}
+    for scenario in scenarios:
+        for trial in scenario.profiled:
+            out.setdefault(str(trial.get("provider") or ""), []).append(trial)
+    return out
+
+
 def _memory_slopes(scenarios: Sequence[ScenarioData]) -> list[str]:
-    """One line per variant whose profiled trials cover two sizes or more: heap bytes per
-    byte of file (about 1 when the file is held whole, near 0 when streamed)."""
-    fits = memory_slope_by_variant([t for s in scenarios for t in s.profiled])
-    return [
-        # "+ 0.0" turns a rounded -0.0 into 0.0: "-0.00" would read as a real negative
-        f"{variant}: {round(fit.slope, 2) + 0.0:.2f} B per B of file"
-        + (
-            f" (r² {fit.r_squared:.2f}, {fit.n} trials)"
-            if fit.r_squared is not None and math.isfinite(fit.r_squared)
-            else f" ({fit.n} trials)"
-        )
-        for variant, fit in sorted(fits.items())
-    ]
+    """One line per (provider, variant) whose profiled trials cover two sizes or more: heap
+    bytes per byte of file (about 1 when the file is held whole, near 0 when streamed), as
+    :func:`harness.memory.memory_slope_by_variant` fits it (the fit thresholds read)."""
+    per_provider = _by_provider(scenarios)
+    lines = []
+    for provider, trials in sorted(per_provider.items()):
+        for variant, fit in sorted(memory_slope_by_variant(trials).items()):
+            name = f"{provider} / {variant}" if len(per_provider) > 1 else variant
+            quality = (
+                f"r² {fit.r_squared:.2f}, {fit.n} trials"
+                if fit.r_squared is not None and math.isfinite(fit.r_squared)
+                else f"{fit.n} trials"
+            )
+            # "+ 0.0" turns a rounded -0.0 into 0.0: "-0.00" would read as a real negative
+            lines.append(f"{name}: {round(fit.slope, 2) + 0.0:.2f} B per B of file ({quality})")
+    return lines
 
 
 def _markup(html: str | None) -> Markup | None:

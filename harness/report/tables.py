@@ -236,8 +236,9 @@ def claims_table(rows: Sequence[ClaimRow]) -> str:
             "promised": f"{r.claim.promised_before} → {r.claim.promised_after} "
             f"({r.claim.promised_change})",
             "met when": r.claim.target_text,
-            f"measured before ({r.before_variant})": _claim_value(r, r.before),
-            f"measured after ({r.after_variant})": _claim_value(r, r.after),
+            # the variants' names (a scenario may name the uploaders otherwise) are in "how"
+            "measured before": _claim_value(r, r.before),
+            "measured after": _claim_value(r, r.after),
             "change measured": _claim_change(r),
             "verdict": r.verdict,
             "scenario": r.scenario or NA,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import stats
+from harness.analysis.ablation import spec_of
 from harness.analysis.claims import scenario_providers
 from harness.history import scenario_samples
 from harness.metrics import MISSING
@@ -166,10 +167,8 @@ class ScenarioData:
         return claim if isinstance(claim, str) else None
 
     def spec_of(self, variant: str) -> str:
-        """The variant's spec (``definition["variant_specs"]``); the name when it names none."""
-        specs = self.definition.get("variant_specs")
-        spec = specs.get(variant) if isinstance(specs, Mapping) else None
-        return str(spec) if spec else variant
+        """The spec the variant name stands for (shown apart, never parsed here)."""
+        return spec_of(self.definition, variant)
 
 
 def scenarios_of(results: Mapping[str, Any]) -> list[ScenarioData]:

@@ -378,3 +378,21 @@ def test_the_claims_table_holds_every_claim_a_scenario_may_name() -> None:
 
     assert [c.key for c in harness.claims.CLAIMS] == list(CLAIM_KEYS)
     assert harness.claims.CLAIM_KEYS == CLAIM_KEYS
+
+
+def test_claims_find_sync_and_async_by_spec_whatever_the_scenario_names_them() -> None:
+    results = make_results(
+        specs=[ScenarioSpec("latency-per-upload", "latency_per_upload", 1024 * 1024, 6, (2,))],
+        repeats=2,
+        profiled=False,
+    )
+    scenario = results["scenarios"][0]
+    rename = {"sync": "legacy", "async": "reference"}
+    for trial in scenario["trials"]:
+        trial["variant"] = rename.get(trial["variant"], trial["variant"])
+    scenario["definition"]["variant_specs"] = {"legacy": "sync", "reference": "async"}
+    (row,) = [r for r in claim_rows(results["scenarios"]) if r.scenario]
+    assert (row.before_variant, row.after_variant) == ("legacy", "reference")
+    assert row.verdict == "met"
+    page = render_report(results)
+    assert "kimi: legacy c=2, reference c=2" in page
