@@ -1,20 +1,21 @@
 """``uploadbench report RUN [--against history|RUN|none] [-o FILE] [--reports DIR]
-[--nights N] [--any-environment]``: render the HTML report of a run (``RUN`` = run folder,
-results.json, run id or ``latest``). ``--against`` defaults to ``none`` like ``run``'s, so
-the page of a re-rendered run shows the exit code its run printed; the page says which
-comparison it shows. Exit 0 when the report is written: the verdict gates in ``run`` and
-``compare``, not here."""
+[--nights N] [--any-environment]``: write the HTML report of a run and print its path.
+Exit 0 when the page is written: the verdict gates in ``run`` and ``compare``; the page
+shows the comparison it was given and says which."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from harness.compare import Policy, compare_against
-from harness.report.write import TREND_NIGHTS, load_report_history, write_report
-from harness.results import load_results, resolve_results_path
+from harness.commands.options import (
+    EXIT_CODES_HELP,
+    RUN_HELP,
+    add_against,
+    add_reports,
+    locate_run,
+)
+from harness.report.write import TREND_NIGHTS, report_run
 
 __all__ = ["COMMAND", "ReportCommand"]
 
@@ -29,34 +30,19 @@ def _nights(text: str) -> int:
     return value
 
 
-def _other_environment(results: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[str]:
-    mine = (results.get("environment") or {}).get("fingerprint")
-    theirs = (baseline.get("environment") or {}).get("fingerprint")
-    if mine == theirs:
-        return []
-    return [
-        f"The baseline run {baseline.get('run_id')} ran on another environment (fingerprint "
-        f"{theirs}, this run {mine}): differences may come from the machine or the packages."
-    ]
-
-
 class ReportCommand:
     name = "report"
-    help = "render the HTML report of a run"
+    help = "write the HTML report of a run"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "run", metavar="RUN", help="run folder, results.json, run id or 'latest'"
+        # report gates nothing itself (run and compare do); the page shows a verdict's code
+        parser.epilog = (
+            "report exits 0 when the page is written, 2 on error. The verdict it shows: "
+            + EXIT_CODES_HELP
         )
-        parser.add_argument(
-            "--against",
-            # The same default as `run`, so re-rendering a run's page keeps its exit code;
-            # nox -s bench gates on history and says so on both (`--against history`).
-            default="none",
-            metavar="history|RUN|none",
-            help="compare with the history, another run, or nothing (default: none, as "
-            "`run`; nox -s bench uses history)",
-        )
+        parser.add_argument("run", metavar="RUN", help=RUN_HELP)
+        add_against(parser)
+        add_reports(parser)
         parser.add_argument(
             "-o",
             "--output",
@@ -65,13 +51,10 @@ class ReportCommand:
             help="where to write the page (default: RUN's folder/index.html)",
         )
         parser.add_argument(
-            "--reports", type=Path, default=Path("reports"), help="reports folder (history, latest)"
-        )
-        parser.add_argument(
             "--any-environment",
             action="store_true",
             help="compare with a run or history from another environment fingerprint "
-            "(the report then warns about it)",
+            "(the page then warns about it)",
         )
         parser.add_argument(
             "--nights",
@@ -82,27 +65,14 @@ class ReportCommand:
         )
 
     def run(self, args: argparse.Namespace) -> int:
-        results = load_results(args.run, reports_dir=args.reports)
-        run_dir = resolve_results_path(args.run, reports_dir=args.reports).parent
-        against = None if args.against == "none" else args.against
-        policy = Policy(any_environment=args.any_environment)
-        comparison = compare_against(results, against, reports_dir=args.reports, policy=policy)
-        history, warnings = (
-            load_report_history(args.reports, results, nights=args.nights)
-            if args.nights
-            else ([], [])
-        )
-        if against not in (None, "history"):
-            warnings.extend(
-                _other_environment(results, load_results(against, reports_dir=args.reports))
-            )
-        path = write_report(
-            run_dir,
-            results,
-            comparison=comparison.to_dict(),
-            history=history,
-            environment_warnings=warnings,
+        where = locate_run(args.run, args.reports)
+        path = report_run(
+            where.results,
+            where.reports,
+            against=None if args.against == "none" else args.against,
             output=args.output,
+            nights=args.nights,
+            any_environment=args.any_environment,
         )
         print(path)
         return 0

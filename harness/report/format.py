@@ -1,7 +1,8 @@
-"""Human-readable numbers for the report: bytes, seconds, rates, ratios.
+"""The report's text for values that are not a metric's: ratios, p-values, counts.
 
-Every formatter takes ``None`` (or NaN) and returns the same "n/a" text, so a missing
-metric never crashes a table.
+A metric's value is written by :func:`fmt_metric`, which is :func:`harness.metrics.format_value`
+for the metric's kind (the one formatter of the console, the exports and the report); what
+is missing is :data:`harness.metrics.MISSING` everywhere ("n/a").
 """
 
 from __future__ import annotations
@@ -9,20 +10,11 @@ from __future__ import annotations
 import math
 from typing import TypeGuard
 
-__all__ = [
-    "NA",
-    "fmt_bytes",
-    "fmt_count",
-    "fmt_fraction",
-    "fmt_number",
-    "fmt_p",
-    "fmt_rate",
-    "fmt_ratio",
-    "fmt_seconds",
-    "is_number",
-]
+from harness.metrics import METRICS, MISSING, MetricKind, format_value
 
-NA = "n/a"
+__all__ = ["NA", "fmt_count", "fmt_kind", "fmt_metric", "fmt_p", "fmt_ratio", "is_number"]
+
+NA = MISSING
 
 
 def is_number(value: object) -> TypeGuard[int | float]:
@@ -32,43 +24,21 @@ def is_number(value: object) -> TypeGuard[int | float]:
     return math.isfinite(value)
 
 
-def fmt_bytes(value: object) -> str:
-    """Binary units, three significant figures: ``52.4 MiB``."""
-    if not is_number(value):
-        return NA
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.3g} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
+def fmt_metric(metric: str, value: object) -> str:
+    """``value`` of ``metric`` in the metric table's format; a name the table does not know
+    (a newer comparison's check) is written as a plain number."""
+    row = METRICS.get(metric)
+    return row.format(value) if row is not None else format_value("number", value)
 
 
-def fmt_seconds(value: object) -> str:
-    """Seconds with a unit that keeps three significant figures: ``250 ms``."""
-    if not is_number(value):
-        return NA
-    s = float(value)
-    if s == 0:
-        return "0 s"
-    if abs(s) < 1e-3:
-        return f"{s * 1e6:.3g} µs"
-    if abs(s) < 1:
-        return f"{s * 1e3:.3g} ms"
-    return f"{s:.3g} s"
+def fmt_kind(kind: MetricKind, value: object) -> str:
+    """A value that is no metric's but has a metric kind (the machine's memory, bytes)."""
+    return format_value(kind, value)
 
 
-def fmt_rate(value: object) -> str:
-    """Bytes per second in binary units: ``12.5 MiB/s``."""
-    text = fmt_bytes(value)
-    return text if text == NA else f"{text}/s"
-
-
-def fmt_fraction(value: object) -> str:
-    """A fraction as a percentage: ``0.05`` -> ``5.0%``."""
-    if not is_number(value):
-        return NA
-    return f"{float(value) * 100:.1f}%"
+def fmt_count(value: object) -> str:
+    """A count (medians of counts may be fractional: three significant figures then)."""
+    return format_value("count", value)
 
 
 def fmt_ratio(value: object) -> str:
@@ -84,17 +54,3 @@ def fmt_p(value: object) -> str:
         return NA
     p = float(value)
     return "<0.0001" if p < 1e-4 else f"{p:.4f}"
-
-
-def fmt_count(value: object) -> str:
-    """An integer count (floats from medians are rounded)."""
-    if not is_number(value):
-        return NA
-    return f"{round(float(value)):d}"
-
-
-def fmt_number(value: object) -> str:
-    """Any other number, three significant figures."""
-    if not is_number(value):
-        return NA
-    return f"{float(value):.3g}"

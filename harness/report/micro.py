@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from harness.report.format import NA, fmt_count, fmt_ratio, fmt_seconds, is_number
+from harness.report.format import fmt_count, fmt_kind, fmt_ratio, is_number
+from harness.report.tables import html_table
 from harness.stats import verdict
 
 __all__ = ["MICRO_FILE", "MicroRow", "find_micro_results", "micro_rows", "micro_table"]
@@ -92,18 +92,16 @@ def micro_table(rows: Sequence[MicroRow]) -> str | None:
     table = [
         {
             "benchmark": r.name,
-            "median per round": fmt_seconds(r.median_s),
+            "median per round": fmt_kind("time", r.median_s),
             "rounds": fmt_count(r.rounds),
-            "previous run": fmt_seconds(r.previous_median_s) if r.previous_median_s else NA,
+            "previous run": fmt_kind("time", r.previous_median_s),
             "now / previous": fmt_ratio(r.ratio),
             "verdict": r.verdict,
             "why": r.reason,
         }
         for r in rows
     ]
-    frame = pd.DataFrame(table, columns=list(table[0]))
-    html: str = frame.to_html(index=False, escape=True, border=0, classes="data", na_rep=NA)
-    return html
+    return html_table(table, list(table[0]))
 
 
 def _read(path: Path) -> Mapping[str, Any] | None:

@@ -19,9 +19,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from harness import stats
 from harness.memory import peaks_by_variant_and_size
-from harness.report.data import HistoryKey, HistoryPoint, ScenarioData
+from harness.metrics import METRICS, MetricKind
 from harness.report.format import is_number
+from harness.report.trends import TREND_METRICS, HistoryKey, HistoryPoint
+from harness.report.view import ScenarioData
 
 __all__ = ["MAX_LINE_POINTS", "Plotter"]
 
@@ -43,14 +46,26 @@ _RC: dict[Any, Any] = {
     "savefig.dpi": 100,
 }
 
-_METRIC_TITLES = {
-    "throughput_bytes_per_s": ("throughput", "MiB/s", 1 / _MIB),
-    "latency_p50_s": ("latency p50", "ms", 1e3),
-    "latency_p99_s": ("latency p99", "ms", 1e3),
-    "rss_peak_bytes": ("RSS peak", "MiB", 1 / _MIB),
-    "timeout_rate": ("timeout rate", "%", 100.0),
-    "heap_peak_bytes": ("heap peak (profiled)", "MiB", 1 / _MIB),
+# An axis's unit and the factor from the metric's base unit, per metric kind: the units a
+# reader expects on an axis (the tables choose a unit per value instead).
+_AXIS_UNITS: dict[MetricKind, tuple[str, float]] = {
+    "time": ("ms", 1e3),
+    "bytes": ("MiB", 1 / _MIB),
+    "bytes_per_s": ("MiB/s", 1 / _MIB),
+    "fraction": ("%", 100.0),
+    "per_s": ("/s", 1.0),
+    "count": ("count", 1.0),
+    "number": ("", 1.0),
 }
+
+
+def _axis(metric: str) -> tuple[str, str, float]:
+    """The metric table's title (``(profiled)`` when only profiled trials have it), the
+    axis unit and the scale from the metric's base unit."""
+    row = METRICS[metric]
+    unit, scale = _AXIS_UNITS[row.kind]
+    title = row.title + (" (profiled)" if row.source == "profiled" else "")
+    return title, unit, scale
 
 
 def _label(text: str) -> str:
@@ -246,7 +261,7 @@ class Plotter:
             _plain_log_ticks(ax.xaxis)
             ax.set_xticks(scenario.concurrencies or [1])
             ax.set_xlabel("concurrency")
-            ax.set_ylabel("throughput (MiB/s)")
+            ax.set_ylabel("{} ({})".format(*_axis("throughput_bytes_per_s")[:2]))
             ax.set_ylim(bottom=0)
             ax.legend(fontsize=7)
             return self._svg(fig)
@@ -288,32 +303,39 @@ class Plotter:
             return self._svg(fig)
 
     def memory_vs_size(self, scenarios: Sequence[ScenarioData]) -> str | None:
-        """Heap peak against file size, per variant, over every scenario's profiled trials."""
-        trials = [t for s in scenarios for t in s.profiled]
-        by_variant = peaks_by_variant_and_size(trials)
-        if not by_variant:
+        """Heap peak against file size per (provider, variant), over every scenario's
+        profiled trials (a size sweep may span scenarios; providers are never pooled)."""
+        per_provider: dict[str, list[Mapping[str, Any]]] = {}
+        for s in scenarios:
+            for trial in s.profiled:
+                per_provider.setdefault(str(trial.get("provider") or ""), []).append(trial)
+        peaks = {p: peaks_by_variant_and_size(trials) for p, trials in per_provider.items()}
+        if not any(peaks.values()):
             return None
         order: list[str] = []
         for s in scenarios:
             order += [v for v in s.variants if v not in order]
-        order += sorted(v for v in by_variant if v not in order)
+        order += sorted({v for by in peaks.values() for v in by} - set(order))
         colors = self._colors(order)
+        styles = ["-", "--", ":", "-."]
         with matplotlib.rc_context(_RC):
             fig, (ax,) = self._figure(height=3.0)
-            for variant in order:
-                if variant not in by_variant:
-                    continue
-                sizes = sorted(by_variant[variant])
-                medians = [float(np.median(by_variant[variant][s])) / _MIB for s in sizes]
-                ax.plot(
-                    [s / _MIB for s in sizes],
-                    medians,
-                    marker="o",
-                    color=colors[variant],
-                    label=_label(variant),
-                )
+            for index, provider in enumerate(sorted(peaks)):
+                for variant in order:
+                    by_size = peaks[provider].get(variant)
+                    if not by_size:
+                        continue
+                    sizes = sorted(by_size)
+                    ax.plot(
+                        [s / _MIB for s in sizes],
+                        [stats.median(by_size[s]) / _MIB for s in sizes],
+                        marker="o",
+                        color=colors[variant],
+                        linestyle=styles[index % len(styles)],
+                        label=_label(f"{provider} {variant}" if len(peaks) > 1 else variant),
+                    )
             ax.set_xlabel("file size (MiB)")
-            ax.set_ylabel("heap peak (MiB)")
+            ax.set_ylabel("{} ({})".format(*_axis("heap_peak_bytes")[:2]))
             ax.set_xlim(left=0)
             ax.set_ylim(bottom=0)
             ax.legend(fontsize=7)
@@ -332,7 +354,7 @@ class Plotter:
         mine = {k: v for k, v in series.items() if k[0] == scenario.name}
         # a metric with one run only (this one) has no trend to show
         metrics = [
-            m for m in _METRIC_TITLES if any(k[4] == m and len(v) > 1 for k, v in mine.items())
+            m for m in TREND_METRICS if any(k[4] == m and len(v) > 1 for k, v in mine.items())
         ]
         if not metrics:
             return None
@@ -348,7 +370,7 @@ class Plotter:
             for ax in flat[len(metrics) :]:
                 ax.set_visible(False)
             for ax, metric in zip(flat, metrics, strict=False):
-                title, unit, scale = _METRIC_TITLES[metric]
+                title, unit, scale = _axis(metric)
                 for variant in scenario.variants:
                     candidates = sorted(
                         k

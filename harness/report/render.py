@@ -20,43 +20,27 @@ from urllib.parse import quote
 import jinja2
 from markupsafe import Markup
 
+from harness.analysis.ablation import ablation_rows
+from harness.analysis.claims import ClaimRow, claim_rows
 from harness.memory import memory_slope_by_variant
+from harness.metrics import METRIC_TABLE
+from harness.report import checks as check_tables
 from harness.report import tables
-from harness.report.ablation import ablation_table
-from harness.report.data import (
-    ClaimRow,
-    Headline,
-    HistoryKey,
-    ScenarioData,
-    claim_rows,
-    headline,
-    history_series,
-    report_warnings,
-    scenarios_of,
-)
-from harness.report.format import fmt_bytes
+from harness.report.format import fmt_metric
+from harness.report.headline import Headline, headline
 from harness.report.micro import micro_rows, micro_table
 from harness.report.plots import Plotter
+from harness.report.trends import HistoryKey, history_series
+from harness.report.view import ScenarioData, scenarios_of
+from harness.report.warnings import report_warnings
 
 __all__ = ["REPORT_DATA_VERSION", "render_report", "report_data"]
 
 # Version of the JSON in <script id="report-data">; bump when its shape changes.
-REPORT_DATA_VERSION = 1
+REPORT_DATA_VERSION = 2
 
-_SUMMARY_METRICS = (
-    "wall_s",
-    "throughput_bytes_per_s",
-    "files_per_s",
-    "latency_p50_s",
-    "latency_p99_s",
-    "success_rate",
-    "timeout_rate",
-    "error_rate",
-    "retries",
-    "connections_opened",
-    "loop_lag_p99_s",
-    "rss_peak_bytes",
-)
+# The medians of every cell in the embedded JSON: every metric timing trials carry.
+_SUMMARY_METRICS = tuple(m.name for m in METRIC_TABLE if m.source == "trial")
 
 
 def _environment() -> jinja2.Environment:
@@ -109,25 +93,6 @@ def _relative_link(path: object, prefix: str) -> str | None:
     return quote(prefix + path, safe="/._-~")
 
 
-_CHECK_FIELDS = (
-    "scenario",
-    "provider",
-    "variant",
-    "concurrency",
-    "metric",
-    "kind",
-    "baseline",
-    "verdict",
-    "gating",
-    "ratio",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "n_baseline",
-    "n_candidate",
-)
-
-
 def report_data(
     results: Mapping[str, Any],
     scenarios: Sequence[ScenarioData],
@@ -149,14 +114,19 @@ def report_data(
             "improvements": head.improvements,
             "unchanged": head.unchanged,
             "inconclusive": head.inconclusive,
-            "thresholds_failed": head.thresholds_failed,
-            "thresholds_passed": head.thresholds_passed,
+            "failed": head.failed,
+            "passed": head.passed,
+            "failures": [
+                {"kind": f.kind, "where": f.where, "metric": f.metric, "reason": f.reason}
+                for f in head.failures
+            ],
         },
         "claims": [
             {
                 "claim": r.claim.key,
                 "scenario": r.scenario,
-                "matched_by": r.matched_by or None,
+                "provider": r.provider,
+                "metric": r.metric,
                 "before": r.before,
                 "after": r.after,
                 "verdict": r.verdict,
@@ -181,7 +151,8 @@ def report_data(
             for s in scenarios
         ],
         "warnings": list(warnings),
-        "checks": [{k: c.get(k) for k in _CHECK_FIELDS} for c in checks],
+        # every field of every check, kinds and fields this page does not know included
+        "checks": [dict(c) for c in checks],
     }
 
 
@@ -205,7 +176,8 @@ def render_report(
     notes.
     """
     scenarios = scenarios_of(results)
-    claims = claim_rows(scenarios)
+    claims = claim_rows(list(results.get("scenarios") or ()))
+    ablations = {str(s.get("name", "")): ablation_rows(s) for s in results.get("scenarios") or ()}
     head = headline(comparison)
     warnings = report_warnings(
         results, scenarios, history=history, comparison=comparison, extra=environment_warnings
@@ -249,16 +221,19 @@ def render_report(
                 "claim": scenario.claim,
                 "description": str(scenario.definition.get("description") or ""),
                 "measured": Markup(tables.measured_table(scenario)) if scenario.groups else None,  # noqa: S704
-                "ablation": _markup(ablation_table(scenario)),
-                "pivot": _markup(tables.checks_pivot(mine)),
-                "thresholds": _markup(tables.thresholds_table(mine)),
-                "all_checks": _markup(tables.checks_table(mine)) if mine else None,
+                "variants": _markup(tables.variants_table(scenario)),
+                "ablation": _markup(tables.ablation_table(ablations.get(scenario.name, []))),
+                "pivot": _markup(check_tables.checks_pivot(mine)),
+                "gates": _markup(check_tables.gates_table(mine)),
+                "all_checks": _markup(check_tables.checks_table(mine)) if mine else None,
                 "check_count": len(mine),
                 "latency_cdf": _markup(plotter.latency_cdf(scenario)),
                 "scatter": _markup(plotter.upload_scatter(scenario)),
                 "throughput": _markup(plotter.throughput(scenario)),
                 "memory": _markup(plotter.memory_over_time(scenario)),
-                "flamegraphs": [{**f, "peak": fmt_bytes(f["peak"])} for f in flamegraphs],
+                "flamegraphs": [
+                    {**f, "peak": fmt_metric("heap_peak_bytes", f["peak"])} for f in flamegraphs
+                ],
                 "loop_lag": _markup(tables.loop_lag_table(scenario)),
                 "faults": _markup(tables.faults_table(scenario)),
                 "history": _markup(
@@ -272,6 +247,8 @@ def render_report(
                 ],
             }
         )
+    names = {s.name for s in scenarios}
+    elsewhere = [c for c in checks if c.get("scenario") not in names]
     env = results.get("environment") or {}
     template = _environment().get_template("report.html")
     return template.render(
@@ -279,6 +256,7 @@ def render_report(
         started_at=str(results.get("started_at") or ""),
         finished_at=str(results.get("finished_at") or ""),
         head=head,
+        other_checks=_markup(check_tables.checks_table(elsewhere)) if elsewhere else None,
         claims=Markup(tables.claims_table(claims)),  # noqa: S704 - pandas escaped it
         claims_measured=any(r.verdict != "not measured" for r in claims),
         memory_vs_size=_markup(plotter.memory_vs_size(scenarios)),
@@ -296,20 +274,33 @@ def render_report(
     )
 
 
+def _by_provider(scenarios: Sequence[ScenarioData]) -> dict[str, list[Mapping[str, Any]]]:
+    """Every scenario's profiled trials per provider: a file size sweep may span scenarios,
+    but providers differ by design and are never pooled."""
+    out: dict[str, list[Mapping[str, Any]]] = {}
+    for scenario in scenarios:
+        for trial in scenario.profiled:
+            out.setdefault(str(trial.get("provider") or ""), []).append(trial)
+    return out
+
+
 def _memory_slopes(scenarios: Sequence[ScenarioData]) -> list[str]:
-    """One line per variant whose profiled trials cover two sizes or more: heap bytes per
-    byte of file (about 1 when the file is held whole, near 0 when streamed)."""
-    fits = memory_slope_by_variant([t for s in scenarios for t in s.profiled])
-    return [
-        # "+ 0.0" turns a rounded -0.0 into 0.0: "-0.00" would read as a real negative
-        f"{variant}: {round(fit.slope, 2) + 0.0:.2f} B per B of file"
-        + (
-            f" (r² {fit.r_squared:.2f}, {fit.n} trials)"
-            if fit.r_squared is not None and math.isfinite(fit.r_squared)
-            else f" ({fit.n} trials)"
-        )
-        for variant, fit in sorted(fits.items())
-    ]
+    """One line per (provider, variant) whose profiled trials cover two sizes or more: heap
+    bytes per byte of file (about 1 when the file is held whole, near 0 when streamed), as
+    :func:`harness.memory.memory_slope_by_variant` fits it (the fit thresholds read)."""
+    per_provider = _by_provider(scenarios)
+    lines = []
+    for provider, trials in sorted(per_provider.items()):
+        for variant, fit in sorted(memory_slope_by_variant(trials).items()):
+            name = f"{provider} / {variant}" if len(per_provider) > 1 else variant
+            quality = (
+                f"r² {fit.r_squared:.2f}, {fit.n} trials"
+                if fit.r_squared is not None and math.isfinite(fit.r_squared)
+                else f"{fit.n} trials"
+            )
+            # "+ 0.0" turns a rounded -0.0 into 0.0: "-0.00" would read as a real negative
+            lines.append(f"{name}: {round(fit.slope, 2) + 0.0:.2f} B per B of file ({quality})")
+    return lines
 
 
 def _markup(html: str | None) -> Markup | None:

@@ -1,4 +1,6 @@
-"""``write_report``: the one place the report touches the disk."""
+"""Where the report touches the disk: :func:`write_report` writes a rendered run,
+:func:`load_report_history` reads the history its trends show, and :func:`report_run` does
+what ``uploadbench report`` does (load a run, compare it, read history, write the page)."""
 
 from __future__ import annotations
 
@@ -7,13 +9,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.compare import Policy, compare_against
 from harness.errors import HarnessError
 from harness.history import HistoryEntry, history_root, load_history
 from harness.report.micro import find_micro_results
 from harness.report.render import render_report
 from harness.results import atomic_write_text, load_results
 
-__all__ = ["REPORT_FILE", "TREND_NIGHTS", "load_report_history", "write_report"]
+__all__ = ["REPORT_FILE", "TREND_NIGHTS", "load_report_history", "report_run", "write_report"]
 
 REPORT_FILE = "index.html"
 # 100 nights is about a season of nightlies: enough to see a step, and the trend plots stay
@@ -110,3 +113,46 @@ def write_report(
     except OSError as exc:
         raise HarnessError(f"{target}: cannot write the report: {exc.strerror or exc}") from None
     return target
+
+
+def _other_environment(results: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[str]:
+    mine = (results.get("environment") or {}).get("fingerprint")
+    theirs = (baseline.get("environment") or {}).get("fingerprint")
+    if mine == theirs:
+        return []
+    return [
+        f"The baseline run {baseline.get('run_id')} ran on another environment (fingerprint "
+        f"{theirs}, this run {mine}): differences may come from the machine or the packages."
+    ]
+
+
+def report_run(
+    results_path: Path,
+    reports_dir: Path,
+    *,
+    against: str | None = "history",
+    output: Path | None = None,
+    nights: int = TREND_NIGHTS,
+    any_environment: bool = False,
+) -> Path:
+    """Write the page of the run at ``results_path`` (see
+    :func:`harness.commands.options.locate_run`): compared with ``against`` (``"history"``
+    of ``reports_dir``, another run, or None), its last ``nights`` of history as trends.
+    Returns the page's path."""
+    results = load_results(results_path)
+    comparison = compare_against(
+        results, against, reports_dir=reports_dir, policy=Policy(any_environment=any_environment)
+    )
+    history, warnings = (
+        load_report_history(reports_dir, results, nights=nights) if nights else ([], [])
+    )
+    if against not in (None, "history"):
+        warnings += _other_environment(results, load_results(against, reports_dir=reports_dir))
+    return write_report(
+        results_path.parent,
+        results,
+        comparison=comparison.to_dict(),
+        history=history,
+        environment_warnings=warnings,
+        output=output,
+    )

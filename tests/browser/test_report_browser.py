@@ -115,7 +115,13 @@ def _open(executable: str, path: Path, shot: Path) -> dict[str, Any]:
             )
             seen["headline"] = {
                 el: page.inner_text(f"#{el}") if page.query_selector(f"#{el}") else None
-                for el in ("verdict", "count-regressions", "count-improvements", "exit-code")
+                for el in (
+                    "verdict",
+                    "count-regressions",
+                    "count-improvements",
+                    "count-failed",
+                    "exit-code",
+                )
             }
             seen["data"] = json.loads(page.inner_text("#report-data"))
             seen["scenario_names"] = page.eval_on_selector_all(
@@ -141,6 +147,7 @@ def _assert_clean(path: Path, seen: dict[str, Any]) -> None:
     assert head["verdict"]
     if data["exit_code"] is not None:
         assert head["count-regressions"] == str(data["regressions"])
+        assert head["count-failed"] == str(data["failed"])
         assert head["exit-code"] == str(data["exit_code"])
 
 
@@ -181,7 +188,7 @@ def test_real_nightly_report(chromium: str, tmp_path: Path) -> None:
         out = tmp_path / "reports"
         command = [sys.executable, "-m", "harness", "run", str(nightly), "--quick"]
         proc = subprocess.run(
-            [*command, "--out", str(out), "--no-history"],
+            [*command, "--reports", str(out), "--no-history"],
             capture_output=True,
             text=True,
             timeout=900,

@@ -131,7 +131,8 @@ def test_warnings_name_the_provider_of_each_group() -> None:
     from verdict_data import make_results as make_verdict_results
     from verdict_data import make_scenario
 
-    from harness.report.data import report_warnings, scenarios_of
+    from harness.report.view import scenarios_of
+    from harness.report.warnings import report_warnings
 
     scenario = make_scenario("smoke", seed=1, providers=("kimi", "glm", "supabase"), repeats=2)
     doc = make_verdict_results("run-01", [scenario])
@@ -145,21 +146,9 @@ def test_warnings_name_the_provider_of_each_group() -> None:
 
 
 @pytest.mark.filterwarnings("ignore::scipy.stats.DegenerateDataWarning")
-def test_report_compares_as_run_does_by_default(tmp_path: Path) -> None:
-    # A run gated on nothing (run's default) must not turn into a regression when its page
-    # is re-rendered: report takes run's default and says which comparison the page shows.
-    import argparse
-
-    from harness.commands.report import COMMAND as REPORT
-    from harness.commands.run import COMMAND as RUN
-
-    defaults = []
-    for command in (RUN, REPORT):
-        parser = argparse.ArgumentParser()
-        command.configure(parser)
-        defaults.append(parser.get_default("against"))
-    assert defaults[0] == defaults[1] == "none"
-
+def test_report_compares_with_history_by_default_and_says_so(tmp_path: Path) -> None:
+    # One CLI vocabulary: --against defaults to history in every command, so the page of a
+    # slowed-down run shows the regression that `compare` would find, and says against what.
     reports = tmp_path / "reports"
     for night in range(3):
         earlier = make_results(
@@ -173,10 +162,53 @@ def test_report_compares_as_run_does_by_default(tmp_path: Path) -> None:
 
     assert main(["report", "latest", "--reports", str(reports)]) == 0
     page = (run_dir / "index.html").read_text(encoding="utf-8")
+    assert 'id="exit-code">1<' in page
+    assert "against history;" in page
+
+    assert main(["report", "latest", "--reports", str(reports), "--against", "none"]) == 0
+    page = (run_dir / "index.html").read_text(encoding="utf-8")
     assert 'id="exit-code">0<' in page
     assert "against none;" in page
 
-    assert main(["report", "latest", "--reports", str(reports), "--against", "history"]) == 0
-    page = (run_dir / "index.html").read_text(encoding="utf-8")
-    assert 'id="exit-code">1<' in page
-    assert "against history;" in page
+
+@pytest.mark.filterwarnings("ignore::scipy.stats.DegenerateDataWarning")
+def test_a_run_folder_brings_its_own_reports_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `report DIR/latest` reads DIR's history, not ./reports (which does not exist here)
+    monkeypatch.chdir(tmp_path)
+    reports = tmp_path / "elsewhere"
+    for night in range(2):
+        earlier = make_results(
+            specs=SPECS, seed=night, repeats=2, run_id=f"night{night}",
+            started_at=f"2026-11-2{night}T02:00:00Z", profiled=False, records=False,
+        )  # fmt: skip
+        append_run(history_root(reports), earlier)
+    doc = make_results(specs=SPECS, repeats=2)
+    _store(reports, doc)
+    point_latest(reports, doc["run_id"])
+
+    assert main(["report", str(reports / "latest")]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(reports / "latest" / "index.html")  # result: stdout
+    page = (reports / "latest" / "index.html").read_text(encoding="utf-8")
+    assert "History: 2 earlier night(s)." in page
+    assert not (tmp_path / "reports").exists()
+
+
+def test_help_lists_every_exit_code_and_every_option_has_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import argparse
+
+    from harness.commands.options import EXIT_CODES_HELP
+    from harness.commands.report import COMMAND
+
+    parser = argparse.ArgumentParser()
+    COMMAND.configure(parser)
+    assert parser.epilog is not None
+    assert parser.epilog.endswith(EXIT_CODES_HELP)
+    assert "130" in EXIT_CODES_HELP
+    for action in parser._actions:
+        assert action.help, action.dest
+    assert parser.get_default("against") == "history"

@@ -1,0 +1,214 @@
+"""The investigation's claims measured: each row of :data:`harness.claims.CLAIMS` against the
+scenario of a run that names it (``claim = "..."``), decided by the row's own rule.
+
+Pure: scenarios of a results document in, :class:`ClaimRow` values out. Per-repeat values
+come from :func:`harness.history.scenario_samples` (the cells compare and history use),
+medians from :func:`harness.stats.median` and heap peaks from :mod:`harness.memory`. A claim
+no scenario names is "not measured": a scenario's name never stands in for its ``claim``.
+
+Each side is the variant at the highest concurrency it ran, for the scenario's first
+provider (providers differ by design and are never pooled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from harness import stats
+from harness.analysis.ablation import variant_specs
+from harness.claims import CLAIMS, Claim
+from harness.history import GroupKey, scenario_samples
+from harness.memory import INVESTIGATION_SIZE_BYTES, memory_row, peaks_by_variant_and_size
+from harness.metrics import METRICS, format_value
+from harness.results import timing_trials
+
+__all__ = ["ClaimRow", "ClaimVerdict", "claim_rows", "scenario_providers"]
+
+ClaimVerdict = Literal["met", "not met", "not measured"]
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    """A claim next to what a run measured. ``before``/``after`` are in the claim metric's
+    unit (per upload when the claim says so); ``metric`` is what was actually measured
+    (``rss_peak_bytes`` when no profiled heap peak exists for both sides); ``change`` is the
+    measured value in the rule's terms (the reduction, the speed-up, or None for a ceiling)."""
+
+    claim: Claim
+    scenario: str | None
+    provider: str | None
+    before_variant: str
+    after_variant: str
+    metric: str
+    before: float | None
+    after: float | None
+    change: float | None
+    verdict: ClaimVerdict
+    how: str
+
+
+def scenario_providers(scenario: Mapping[str, Any]) -> list[str]:
+    """Providers that ran: in the scenario file's order, then any other as it ran."""
+    declared = [
+        str(p.get("kind"))
+        for p in (scenario.get("definition") or {}).get("providers") or ()
+        if isinstance(p, Mapping)
+    ]
+    ran = list(dict.fromkeys(str(t.get("provider") or "") for t in scenario.get("trials") or ()))
+    return [p for p in declared if p in ran] + [p for p in ran if p not in declared]
+
+
+def _highest(samples: Mapping[GroupKey, Any], provider: str, variant: str) -> GroupKey | None:
+    keys = [k for k in samples if k[0] == provider and k[1] == variant]
+    return max(keys, key=lambda k: k[2]) if keys else None
+
+
+def _median(samples: Mapping[GroupKey, Mapping[str, list[float]]], key: GroupKey | None,
+            metric: str) -> float | None:  # fmt: skip
+    values = samples.get(key, {}).get(metric) if key is not None else None
+    return stats.median(values) if values else None
+
+
+def _uploads(scenario: Mapping[str, Any], key: GroupKey) -> int:
+    """Files per repeat of a cell: the largest record count of its timing trials."""
+    return max(
+        (
+            len(t.get("records") or ())
+            for t in timing_trials(scenario)
+            if (str(t.get("provider") or ""), str(t["variant"]), int(t["concurrency"])) == key
+        ),
+        default=0,
+    )
+
+
+def _decide(claim: Claim, before: float | None, after: float | None) -> tuple[float | None, bool]:
+    """The change in the rule's terms and whether the claim holds."""
+    if claim.rule == "below":
+        return None, after is not None and after < claim.target
+    if before is None or after is None:
+        return None, False
+    if claim.rule == "reduction":
+        change = 1 - after / before if before > 0 else None
+    else:  # speedup of a time: before / after
+        change = before / after if after > 0 else None
+    return change, change is not None and change >= claim.target
+
+
+def _heap_peaks(
+    scenario: Mapping[str, Any], provider: str, before: str, after: str
+) -> tuple[float | None, float | None, str]:
+    """Median heap peaks (memray, profiled trials with every upload ok) of both variants
+    for the investigation's 50 MiB file, or the largest size both sides profiled."""
+    profiled = [
+        t
+        for t in scenario.get("trials") or ()
+        if t.get("profiled") and str(t.get("provider") or "") == provider
+    ]
+    peaks = peaks_by_variant_and_size(profiled, complete_only=True)
+    common = set(peaks.get(before, {})) & set(peaks.get(after, {}))
+    if not common:
+        return None, None, ""
+    size = INVESTIGATION_SIZE_BYTES if INVESTIGATION_SIZE_BYTES in common else max(common)
+    row = memory_row(profiled, size_bytes=size, baseline=before, candidate=after)
+    if row is None:
+        return None, None, ""
+    return (
+        float(row.baseline_peak_bytes),
+        float(row.candidate_peak_bytes),
+        f"heap peak of profiled trials (memray), files of {format_value('bytes', size)}",
+    )
+
+
+def _measure(claim: Claim, scenario: Mapping[str, Any], before: str, after: str) -> ClaimRow:
+    name = str(scenario.get("name", ""))
+    providers = scenario_providers(scenario)
+    provider = providers[0] if providers else ""
+    samples = scenario_samples(scenario)
+    k_before, k_after = _highest(samples, provider, before), _highest(samples, provider, after)
+    where = (
+        f"{provider}: {before} c={k_before[2] if k_before else '?'}, "
+        f"{after} c={k_after[2] if k_after else '?'}"
+    )
+    metric = claim.metric
+    b: float | None
+    a: float | None
+    if metric == "heap_peak_bytes":
+        b, a, how = _heap_peaks(scenario, provider, before, after)
+        if b is None or a is None:
+            metric = "rss_peak_bytes"
+            b, a = _median(samples, k_before, metric), _median(samples, k_after, metric)
+            how = (
+                f"RSS peak of timing trials, median of repeats ({where}): "
+                "no profiled heap peak for both variants"
+            )
+    else:
+        b, a = _median(samples, k_before, metric), _median(samples, k_after, metric)
+        title = METRICS[metric].title
+        how = f"{title}, median of repeats ({where})"
+        if claim.per_upload:
+            b = _per_upload(b, scenario, k_before)
+            a = _per_upload(a, scenario, k_after)
+            how = f"{title} per upload, median of repeats ({where})"
+    if b is None or a is None:
+        return ClaimRow(
+            claim, name, provider, before, after, metric, b, a, None, "not measured",
+            f"{before} or {after} not measured in {name!r}",
+        )  # fmt: skip
+    change, met = _decide(claim, b, a)
+    verdict: ClaimVerdict = "met" if met else "not met"
+    return ClaimRow(claim, name, provider, before, after, metric, b, a, change, verdict, how)
+
+
+def _per_upload(
+    value: float | None, scenario: Mapping[str, Any], key: GroupKey | None
+) -> float | None:
+    if value is None or key is None:
+        return None
+    uploads = _uploads(scenario, key)
+    return value / uploads if uploads else None
+
+
+def _named(scenario: Mapping[str, Any], spec: str) -> str:
+    """The name the scenario gives the uploader ``spec`` (``sync``, ``async``): a variant
+    named so, else the first whose spec it is, else the spec itself."""
+    specs = variant_specs(scenario)
+    if specs.get(spec) == spec:
+        return spec
+    return next((name for name, s in specs.items() if s == spec), spec)
+
+
+def claim_rows(
+    scenarios: Sequence[Mapping[str, Any]], *, before: str = "sync", after: str = "async"
+) -> list[ClaimRow]:
+    """One row per claim, in the table's order: measured on the first scenario whose
+    definition names it, the uploader ``before`` against ``after`` (specs: the variants
+    that stand for them, whatever the scenario names them); "not measured" when none does."""
+    named: dict[str, Mapping[str, Any]] = {}
+    for scenario in scenarios:
+        key = (scenario.get("definition") or {}).get("claim")
+        if isinstance(key, str):
+            named.setdefault(key, scenario)
+    rows = []
+    for claim in CLAIMS:
+        found = named.get(claim.key)
+        if found is None:
+            rows.append(
+                ClaimRow(
+                    claim,
+                    None,
+                    None,
+                    before,
+                    after,
+                    claim.metric,
+                    None,
+                    None,
+                    None,
+                    "not measured",
+                    "no scenario in this run names this claim (claim = ...)",
+                )
+            )
+            continue
+        rows.append(_measure(claim, found, _named(found, before), _named(found, after)))
+    return rows

@@ -1,0 +1,86 @@
+"""The report's trends: each key metric night by night, from history records and this run.
+
+Pure. Every night, this run included, is a :mod:`harness.history` record (this run's is made
+by :func:`harness.history.summarize_run`, the function that writes history), so a trend point
+is the median (:func:`harness.stats.median`) of exactly the per-repeat samples history keeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness import stats
+from harness.history import summarize_run
+from harness.report.format import is_number
+
+__all__ = ["TREND_METRICS", "HistoryKey", "HistoryPoint", "entry_fingerprint", "history_series"]
+
+# The metrics a trend shows, in the order of the figure's panels. heap_peak_bytes comes
+# from profiled trials only (harness.history keeps it from those).
+TREND_METRICS = (
+    "throughput_bytes_per_s",
+    "latency_p50_s",
+    "latency_p99_s",
+    "rss_peak_bytes",
+    "timeout_rate",
+    "heap_peak_bytes",
+)
+
+HistoryKey = tuple[str, str, str, int, str]  # scenario, provider, variant, concurrency, metric
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One night's value of one metric of one (scenario, provider, variant, concurrency)."""
+
+    run_id: str
+    started_at: str
+    fingerprint: str | None
+    value: float
+
+
+def entry_fingerprint(entry: Mapping[str, Any]) -> str | None:
+    """The environment fingerprint of a history record or a results document."""
+    env = entry.get("environment")
+    value = entry.get("fingerprint") or (
+        env.get("fingerprint") if isinstance(env, Mapping) else None
+    )
+    return str(value) if value else None
+
+
+def _rows(record: Mapping[str, Any]) -> Iterable[tuple[HistoryKey, float]]:
+    """(key, median of the night's repeats) of one history record (``history_version`` 1)."""
+    name = str(record.get("scenario", ""))
+    for group in record.get("groups") or ():
+        cell = (
+            name,
+            str(group.get("provider", "")),
+            str(group.get("variant", "")),
+            int(group.get("concurrency") or 1),
+        )
+        for metric, samples in (group.get("samples") or {}).items():
+            values = [float(v) for v in samples or () if is_number(v)]
+            if values and metric in TREND_METRICS:
+                yield (*cell, str(metric)), stats.median(values)
+
+
+def history_series(
+    history: Sequence[Mapping[str, Any]] | None, results: Mapping[str, Any] | None = None
+) -> dict[HistoryKey, list[HistoryPoint]]:
+    """Per key, the nights in order (oldest first), with this run appended last."""
+    records: list[Mapping[str, Any]] = list(history or ())
+    records.sort(key=lambda e: (str(e.get("started_at", "")), str(e.get("run_id", ""))))
+    if results is not None and results.get("scenarios"):
+        run_id = results.get("run_id")
+        records = [e for e in records if e.get("run_id") != run_id]
+        records.extend(summarize_run(results))
+    series: dict[HistoryKey, list[HistoryPoint]] = {}
+    for record in records:
+        point = (str(record.get("run_id", "")), str(record.get("started_at", "")))
+        for key, value in _rows(record):
+            series.setdefault(key, []).append(
+                HistoryPoint(point[0], point[1], entry_fingerprint(record), value)
+            )
+    return series
