@@ -59,7 +59,7 @@ def bench(session: nox.Session) -> None:
     reports = ROOT / "reports"
     reports.mkdir(exist_ok=True)
     args = session.posargs or ["scenarios/nightly", "scenarios/memory-sweep.toml"]
-    command = ["uploadbench", "run", *args, "--out", str(reports), "--against", "history"]
+    command = ["uploadbench", "run", *args, "--reports", str(reports), "--against", "history"]
     session.log(" ".join(command))
     path = f"{session.bin}{os.pathsep}{os.environ.get('PATH', '')}"
     code = subprocess.call(command, env={**os.environ, "PATH": path}, cwd=ROOT)

@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 
 from harness.analysis.calibration import calibrate, render
-from harness.commands.run import default_cache_dir
 from harness.compare import DEFAULT_GATING_METRICS, Policy, compare_run
+from harness.fileset import default_cache_dir
 from harness.history import append_run, history_root, load_history
 from harness.runner import run_scenarios
 from harness.scenario import Scenario, load_scenarios

@@ -37,6 +37,7 @@ __all__ = [
     "FileSet",
     "FilesLike",
     "clean",
+    "default_cache_dir",
     "file_bytes",
     "materialize",
 ]
@@ -323,3 +324,10 @@ def clean(cache_dir: Path) -> int:
     except OSError as exc:
         raise HarnessError(f"cannot clean {cache_dir}: {exc.strerror or exc}") from None
     return removed
+
+
+def default_cache_dir() -> Path:
+    """Where file sets are cached between runs: ``$XDG_CACHE_HOME/uploadbench/filesets``
+    (``~/.cache/...``); outside the reports folder so CI does not upload them."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "uploadbench" / "filesets"

@@ -12,7 +12,8 @@ before the next starts (:class:`harness.results.ResultsStore`), so a crash keeps
 
 A worker that hangs, crashes or prints something that is not a result is recorded as
 ``status: "harness_error"`` with a one-line reason; the run goes on, and
-:attr:`RunOutcome.harness_error_reasons` counts the distinct reasons. A mock provider that
+:attr:`RunOutcome.harness_error_reasons` counts the distinct reasons
+(:func:`harness.analysis.summary.harness_error_reasons`, the one rule). A mock provider that
 dies stops the run with :class:`HarnessError` (every later trial would be meaningless).
 """
 
@@ -23,12 +24,13 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness.analysis.summary import harness_error_reasons
 from harness.checks import charge_lost_files, count_connections, judge_records, lost_files
 from harness.checks import mock_summary as summarise_mock
 from harness.errors import HarnessError
@@ -44,7 +46,7 @@ from harness.scenario import Scenario
 from harness.worker import TrialSpec
 from uploader import LocalFile
 
-__all__ = ["ProgressSink", "RunOutcome", "error_reasons", "run_scenarios", "trial_files"]
+__all__ = ["ProgressSink", "RunOutcome", "run_scenarios", "trial_files"]
 
 # memray slows uploads 1.25-1.8x and the flame graph takes a few seconds more to write.
 PROFILE_DEADLINE_FACTOR = 2.0
@@ -76,19 +78,6 @@ class RunOutcome:
     # distinct reasons of this run's harness errors, one line each with its count, e.g.
     # "3x worker failed (exit code 2): ... (variant mine)"; most frequent first
     harness_error_reasons: list[str] = field(default_factory=list)
-
-
-def error_reasons(errors: Mapping[tuple[str, str], int]) -> list[str]:
-    """One line per distinct harness-error reason, with how many trials it stopped and
-    which variants: ``(reason, variant) -> trials`` in, most frequent reason first."""
-    by_reason: dict[str, Counter[str]] = {}
-    for (reason, variant), count in errors.items():
-        by_reason.setdefault(reason, Counter())[variant] += count
-    ordered = sorted(by_reason.items(), key=lambda item: (-item[1].total(), item[0]))
-    return [
-        f"{variants.total()}x {reason} (variant {', '.join(sorted(variants))})"
-        for reason, variants in ordered
-    ]
 
 
 def trial_files(files: Sequence[LocalFile], trial: Trial) -> tuple[LocalFile, ...]:
@@ -180,7 +169,7 @@ class _Run:
             "lost_files": [],
         }
         if trial.size is not None:
-            # a sweep's point: harness.memory fits the heap peak against this size
+            # a sweep's point: harness.analysis.memory fits the heap peak against this size
             entry["file_size_bytes"] = trial.size
         if answer.result is not None:
             _judge(entry, answer.result, files, stats)
@@ -408,14 +397,18 @@ def run_scenarios(
             rig.stop()
         # Finished trials are already on disk; say whether the run got to its end.
         store.finish(format_utc(now()), complete=completed)
+    document = store.document
     return RunOutcome(
         run_id=store.run_id,
         run_dir=store.run_dir,
         results_path=store.path,
-        document=store.document,
+        document=document,
         scenarios=tuple(scenarios),
         trials=runner.trials if runner is not None else 0,
         harness_errors=runner.harness_errors if runner is not None else 0,
         interrupted=interrupted,
-        harness_error_reasons=error_reasons(runner.errors) if runner is not None else [],
+        # the one rule (harness.analysis.summary), over every trial the results hold
+        harness_error_reasons=[
+            reason for s in document["scenarios"] for reason in harness_error_reasons(s)
+        ],
     )

@@ -34,7 +34,7 @@ from harness.mockprovider.body import BlobWriter, BodyStream
 from harness.worker import compute_metrics
 from uploader import protocol
 from uploader.api import Fixes, Outcome, OutcomeClass, Settings, Target
-from uploader.reference import _FileSource
+from uploader.filesource import FileSource
 
 CHUNK = 256 * 1024  # the reference's default chunk size (uploader.api.Settings)
 FILE_SIZE = 4 * 1024 * 1024
@@ -96,7 +96,7 @@ def test_reference_read_and_send_chunks(
 
     async def send_file() -> int:
         loop = asyncio.get_running_loop()
-        source = _FileSource(data_file, settings, Fixes())
+        source = FileSource(data_file, settings, Fixes())
         sent = 0
         try:
             async for chunk in source.chunks(0, FILE_SIZE):

@@ -6,7 +6,7 @@ least one variant with exactly one fix off (spec ``async[streaming=off]``); a va
 every fix off comes last, unranked. Variants are known by their *names* (what trials carry);
 their specs come from the definition's ``variant_specs`` (a name missing there is its own
 spec), and only specs are parsed. Each row compares medians of repeats
-(:func:`harness.history.scenario_samples`, :func:`harness.stats.median`) with the all-on
+(:func:`harness.analysis.cells.cell_samples`, :func:`harness.analysis.stats.median`) with the all-on
 variant at the same provider and concurrency; the heap peak is the median of the profiled
 trials. Fixes are ranked by the throughput the reference loses without them.
 """
@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
-from harness import stats
-from harness.history import GroupKey, scenario_samples
+from harness.analysis import stats
+from harness.analysis.cells import Cell as GroupKey
+from harness.analysis.cells import cell_samples as scenario_samples
+from harness.results.contract import ScenarioDoc
 from uploader.api import Fixes
 from uploader.variants import VariantSpec, parse_variant
 
@@ -51,7 +52,7 @@ class AblationRow:
     rank: int | None = None
 
 
-def spec_of(definition: Mapping[str, Any], name: str) -> str:
+def spec_of(definition: Mapping[str, object], name: str) -> str:
     """The spec a variant name stands for: the definition's ``variant_specs`` where it
     names one, else the name itself (the results contract's rule)."""
     declared = definition.get("variant_specs")
@@ -59,7 +60,7 @@ def spec_of(definition: Mapping[str, Any], name: str) -> str:
     return str(spec) if spec else name
 
 
-def variant_specs(scenario: Mapping[str, Any]) -> dict[str, str]:
+def variant_specs(scenario: ScenarioDoc) -> dict[str, str]:
     """Name -> spec of every variant the scenario's trials carry, in the order they ran."""
     definition = scenario.get("definition") or {}
     names = dict.fromkeys(str(t.get("variant")) for t in scenario.get("trials") or ())
@@ -97,7 +98,7 @@ def _ratio(off: float | None, on: float | None) -> float | None:
     return off / on if off is not None and on is not None and on > 0 else None
 
 
-def ablation_rows(scenario: Mapping[str, Any]) -> list[AblationRow]:
+def ablation_rows(scenario: ScenarioDoc) -> list[AblationRow]:
     """The ranked rows, one per fix switched off alone, then all off; empty when the
     scenario is no ablation."""
     off_by_variant = {

@@ -2,8 +2,9 @@
 scenario of a run that names it (``claim = "..."``), decided by the row's own rule.
 
 Pure: scenarios of a results document in, :class:`ClaimRow` values out. Per-repeat values
-come from :func:`harness.history.scenario_samples` (the cells compare and history use),
-medians from :func:`harness.stats.median` and heap peaks from :mod:`harness.memory`. A claim
+come from :func:`harness.analysis.cells.cell_samples` (the cells compare and history use),
+medians from :func:`~harness.analysis.stats.median` and heap peaks from
+:mod:`harness.analysis.memory`. A claim
 no scenario names is "not measured": a scenario's name never stands in for its ``claim``.
 
 Each side is the variant at the highest concurrency it ran, for the scenario's first
@@ -16,13 +17,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from harness import stats
+from harness.analysis import stats
 from harness.analysis.ablation import variant_specs
+from harness.analysis.cells import Cell as GroupKey
+from harness.analysis.cells import cell_samples as scenario_samples
+from harness.analysis.memory import INVESTIGATION_SIZE_BYTES, memory_row, peaks_by_variant_and_size
 from harness.claims import CLAIMS, Claim
-from harness.history import GroupKey, scenario_samples
-from harness.memory import INVESTIGATION_SIZE_BYTES, memory_row, peaks_by_variant_and_size
 from harness.metrics import METRICS, format_value
 from harness.results import timing_trials
+from harness.results.contract import ScenarioDoc
 
 __all__ = ["ClaimRow", "ClaimVerdict", "claim_rows", "scenario_providers"]
 
@@ -49,7 +52,7 @@ class ClaimRow:
     how: str
 
 
-def scenario_providers(scenario: Mapping[str, Any]) -> list[str]:
+def scenario_providers(scenario: ScenarioDoc) -> list[str]:
     """Providers that ran: in the scenario file's order, then any other as it ran."""
     declared = [
         str(p.get("kind"))
@@ -71,7 +74,7 @@ def _median(samples: Mapping[GroupKey, Mapping[str, list[float]]], key: GroupKey
     return stats.median(values) if values else None
 
 
-def _uploads(scenario: Mapping[str, Any], key: GroupKey) -> int:
+def _uploads(scenario: ScenarioDoc, key: GroupKey) -> int:
     """Files per repeat of a cell: the largest record count of its timing trials."""
     return max(
         (
@@ -97,7 +100,7 @@ def _decide(claim: Claim, before: float | None, after: float | None) -> tuple[fl
 
 
 def _heap_peaks(
-    scenario: Mapping[str, Any], provider: str, before: str, after: str
+    scenario: ScenarioDoc, provider: str, before: str, after: str
 ) -> tuple[float | None, float | None, str]:
     """Median heap peaks (memray, profiled trials with every upload ok) of both variants
     for the investigation's 50 MiB file, or the largest size both sides profiled."""
@@ -121,7 +124,7 @@ def _heap_peaks(
     )
 
 
-def _measure(claim: Claim, scenario: Mapping[str, Any], before: str, after: str) -> ClaimRow:
+def _measure(claim: Claim, scenario: ScenarioDoc, before: str, after: str) -> ClaimRow:
     name = str(scenario.get("name", ""))
     providers = scenario_providers(scenario)
     provider = providers[0] if providers else ""
@@ -161,16 +164,14 @@ def _measure(claim: Claim, scenario: Mapping[str, Any], before: str, after: str)
     return ClaimRow(claim, name, provider, before, after, metric, b, a, change, verdict, how)
 
 
-def _per_upload(
-    value: float | None, scenario: Mapping[str, Any], key: GroupKey | None
-) -> float | None:
+def _per_upload(value: float | None, scenario: ScenarioDoc, key: GroupKey | None) -> float | None:
     if value is None or key is None:
         return None
     uploads = _uploads(scenario, key)
     return value / uploads if uploads else None
 
 
-def _named(scenario: Mapping[str, Any], spec: str) -> str:
+def _named(scenario: ScenarioDoc, spec: str) -> str:
     """The name the scenario gives the uploader ``spec`` (``sync``, ``async``): a variant
     named so, else the first whose spec it is, else the spec itself."""
     specs = variant_specs(scenario)
@@ -180,12 +181,12 @@ def _named(scenario: Mapping[str, Any], spec: str) -> str:
 
 
 def claim_rows(
-    scenarios: Sequence[Mapping[str, Any]], *, before: str = "sync", after: str = "async"
+    scenarios: Sequence[ScenarioDoc], *, before: str = "sync", after: str = "async"
 ) -> list[ClaimRow]:
     """One row per claim, in the table's order: measured on the first scenario whose
     definition names it, the uploader ``before`` against ``after`` (specs: the variants
     that stand for them, whatever the scenario names them); "not measured" when none does."""
-    named: dict[str, Mapping[str, Any]] = {}
+    named: dict[str, ScenarioDoc] = {}
     for scenario in scenarios:
         key = (scenario.get("definition") or {}).get("claim")
         if isinstance(key, str):

@@ -93,14 +93,19 @@ class ScenarioSummary:
 
 
 def harness_error_reasons(scenario: ScenarioDoc) -> tuple[str, ...]:
-    """Distinct harness-error reasons of a scenario, each with its count, most frequent
-    first (``"3x worker killed at its deadline"``)."""
-    counts = Counter(
-        str(t.get("error") or "no reason recorded")
-        for t in scenario["trials"]
-        if t["status"] != "ok"
+    """Distinct harness-error reasons of a scenario, each with how many trials it stopped and
+    which variants, most frequent first (``"3x worker killed at its deadline (variant
+    hang, slow)"``). The one rule: the runner's outcome, the console and compare use it."""
+    by_reason: dict[str, Counter[str]] = {}
+    for t in scenario["trials"]:
+        if t["status"] != "ok":
+            reason = str(t.get("error") or "no reason recorded")
+            by_reason.setdefault(reason, Counter())[str(t["variant"])] += 1
+    ordered = sorted(by_reason.items(), key=lambda item: (-item[1].total(), item[0]))
+    return tuple(
+        f"{variants.total()}x {reason} (variant {', '.join(sorted(variants))})"
+        for reason, variants in ordered
     )
-    return tuple(f"{n}x {reason}" for reason, n in counts.most_common())
 
 
 def _median(values: Sequence[float]) -> float | None:

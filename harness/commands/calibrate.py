@@ -10,7 +10,6 @@ import random
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
 
 import numpy as np
 
@@ -69,10 +68,7 @@ class CalibrateCommand:
         if not 0 < args.effect < 1 or not 0 < args.alpha < 1 or not 0 < args.power < 1:
             raise HarnessError("--effect, --alpha and --power must lie between 0 and 1")
         if args.sources:
-            docs = [
-                cast(ResultsDoc, load_results(locate_run(ref, args.reports).results))
-                for ref in args.sources
-            ]
+            docs = [load_results(locate_run(ref, args.reports).results) for ref in args.sources]
         else:
             docs = self._run_live(args)
         policy = Policy(alpha=args.alpha, seed=args.bootstrap_seed)
@@ -95,7 +91,7 @@ class CalibrateCommand:
 
     @staticmethod
     def _run_live(args: argparse.Namespace) -> list[ResultsDoc]:
-        from harness.commands.run import default_cache_dir
+        from harness.fileset import default_cache_dir
         from harness.runner import run_scenarios
         from harness.scenario import load_scenarios
 
@@ -115,7 +111,7 @@ class CalibrateCommand:
                 cache_dir=args.cache_dir or default_cache_dir(),
             )
             print(f"A/A run {index + 1}/{args.runs}: {outcome.results_path}", file=sys.stderr)
-            docs.append(cast(ResultsDoc, outcome.document))
+            docs.append(outcome.document)
         return docs
 
 

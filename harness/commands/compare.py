@@ -10,7 +10,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import cast
 
 from harness.commands.options import (
     EXIT_CODES_HELP,
@@ -23,7 +22,6 @@ from harness.commands.options import (
 from harness.compare import Policy, compare_against, to_bmf, to_junit_xml, to_markdown
 from harness.compare.confirm import CONFIRM_DIR, confirm
 from harness.results import atomic_write_text, load_results
-from harness.results.contract import ResultsDoc
 
 __all__ = ["COMMAND", "CompareCommand", "parse_metric"]
 
@@ -112,7 +110,7 @@ class CompareCommand:
 
     def run(self, args: argparse.Namespace) -> int:
         where = locate_run(args.run, args.reports)
-        results = cast(ResultsDoc, load_results(where.results))
+        results = load_results(where.results)
         policy = Policy(
             metrics=tuple(dict.fromkeys(args.metrics)) if args.metrics else None,
             last=args.last,
@@ -122,7 +120,7 @@ class CompareCommand:
         against = _against(args.against, args.reports or where.reports)
         comparison = compare_against(results, against, reports_dir=where.reports, policy=policy)
         if args.confirm:
-            from harness.commands.run import default_cache_dir
+            from harness.fileset import default_cache_dir
 
             comparison = confirm(
                 results,

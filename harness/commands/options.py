@@ -29,6 +29,7 @@ __all__ = [
     "add_bootstrap_seed",
     "add_reports",
     "locate_run",
+    "parse_shard",
 ]
 
 REPORTS_DEFAULT = Path("reports")
@@ -96,3 +97,15 @@ def locate_run(ref: str | Path, reports: Path | None = None) -> RunLocation:
     # The run folder is results.parent, taken without resolving links: DIR/latest -> DIR.
     owner = results.parent.parent if results.parent != Path() else Path("..")
     return RunLocation(results, reports if reports is not None else owner)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> ``(2, 4)``; argparse turns the ValueError into a usage error."""
+    k_text, sep, n_text = text.partition("/")
+    try:
+        k, n = int(k_text), int(n_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N such as 1/2, got {text!r}") from None
+    if not sep or n < 1 or not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, got {text!r}")
+    return k, n

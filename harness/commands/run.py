@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
 
+from harness import fileset
 from harness.analysis.summary import summarize_run, summary_json
 from harness.commands.options import (
     EXIT_CODES_HELP,
@@ -23,34 +22,15 @@ from harness.commands.options import (
     add_bootstrap_seed,
     add_reports,
     locate_run,
+    parse_shard,
 )
 from harness.compare import Policy, RunComparison, compare_against
 from harness.console import ProgressBar, console_for, render_run
 from harness.errors import EXIT_INTERRUPTED, HarnessError
-from harness.results.contract import ResultsDoc
 from harness.runner import RunOutcome, run_scenarios
 from harness.scenario import load_scenarios
 
-__all__ = ["COMMAND", "RunCommand", "default_cache_dir", "parse_shard"]
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"2/4"`` -> ``(2, 4)``; argparse turns the ValueError into a usage error."""
-    k_text, sep, n_text = text.partition("/")
-    try:
-        k, n = int(k_text), int(n_text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected K/N such as 1/2, got {text!r}") from None
-    if not sep or n < 1 or not 1 <= k <= n:
-        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, got {text!r}")
-    return k, n
-
-
-def default_cache_dir() -> Path:
-    """Where file sets are cached between runs: ``$XDG_CACHE_HOME/uploadbench/filesets``
-    (``~/.cache/...``); outside the reports folder so CI does not upload them."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "uploadbench" / "filesets"
+__all__ = ["COMMAND", "RunCommand"]
 
 
 class RunCommand:
@@ -82,7 +62,7 @@ class RunCommand:
             raise HarnessError(f"--repeats must be >= 1, got {args.repeats}")
         where = locate_run(args.resume, args.reports) if args.resume else None
         reports = where.reports if where else args.reports or REPORTS_DEFAULT
-        cache_dir = args.cache_dir or default_cache_dir()
+        cache_dir = args.cache_dir or fileset.default_cache_dir()
         if args.clean:
             from harness.fileset import clean
 
@@ -96,7 +76,7 @@ class RunCommand:
                 resume=where.results if where else None,
             )  # fmt: skip
         # the runner writes a checked ResultsDoc; its type says dict until the runner's does
-        doc = cast(ResultsDoc, outcome.document)
+        doc = outcome.document
         if outcome.interrupted:
             if args.json:
                 json.dump({
@@ -119,14 +99,10 @@ class RunCommand:
         )
         summaries = summarize_run(doc, {s.name: () for s in scenarios} if args.shard else None)
         if args.json:
-            # RunOutcome.harness_error_reasons comes with the runner's change; until then
-            # the summaries' reasons (the same trial errors, from the document) stand in.
-            reasons = getattr(outcome, "harness_error_reasons", None)
             json.dump({
                 "run_id": outcome.run_id, "results": str(outcome.results_path),
                 "trials": outcome.trials, "harness_errors": outcome.harness_errors,
-                "harness_error_reasons": list(reasons if reasons is not None else (
-                    r for s in summaries for r in s.harness_error_reasons)),
+                "harness_error_reasons": outcome.harness_error_reasons,
                 "exit_code": comparison.exit_code, "scenarios": summary_json(summaries),
                 "comparison": comparison.to_dict(),
             }, sys.stdout, indent=1)  # fmt: skip
@@ -148,7 +124,7 @@ def _after_run(
     after Ctrl-C, with no verdict: an incomplete run is no night to compare with)."""
     from harness.history import append_run, history_root
 
-    doc, lines = cast(ResultsDoc, outcome.document), []
+    doc, lines = outcome.document, []
     if outcome.interrupted:
         lines += [
             f"interrupted: {outcome.trials} trial(s) finished and kept in "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import cast
 
 from harness.analysis.cells import cell_samples
 from harness.analysis.integrity import likely_misconfigurations
@@ -191,7 +190,7 @@ def compare_against(
             thresholds=thresholds,
         )
     # load_results checks the schema; its dict is a ResultsDoc (typed once it says so)
-    other = cast(ResultsDoc, load_results(against, reports_dir=reports_dir))
+    other = load_results(against, reports_dir=reports_dir)
     if other["run_id"] == results["run_id"]:
         raise ResultsError(f"{against}: is run {other['run_id']} itself; compare with another run")
     return compare_run(

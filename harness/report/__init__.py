@@ -3,7 +3,7 @@
 The report shows outcomes; it decides none. Verdicts, gating and the exit code come from the
 comparison it is given (:mod:`harness.compare`); claims and the ablation ranking from
 :mod:`harness.analysis.claims` and :mod:`harness.analysis.ablation`; medians from the
-per-repeat samples compare uses; memory slopes from :mod:`harness.memory`; number formats
+per-repeat samples compare uses; memory slopes from :mod:`harness.analysis.memory`; number formats
 and titles from :mod:`harness.metrics`.
 
 Modules, one idea each:

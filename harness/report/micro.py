@@ -2,7 +2,7 @@
 
 ``nox -s bench`` runs ``pytest benchmarks/micro --benchmark-json=RUN_DIR/micro-benchmarks.json``
 after the scenarios. :func:`micro_rows` is pure: each benchmark's median time per round,
-compared with the previous run's by the scenarios' own rule (:func:`harness.stats.verdict`:
+compared with the previous run's by the scenarios' own rule (:func:`harness.analysis.stats.verdict`:
 ratio of medians with a bootstrap CI, Mann-Whitney U, a minimum effect) on the raw round
 times both files carry. :func:`find_micro_results` is the only part that reads files.
 """
@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from harness.analysis.stats import verdict
 from harness.report.format import fmt_count, fmt_kind, fmt_ratio, is_number
 from harness.report.tables import html_table
-from harness.stats import verdict
 
 __all__ = ["MICRO_FILE", "MicroRow", "find_micro_results", "micro_rows", "micro_table"]
 

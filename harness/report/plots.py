@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 import numpy as np
@@ -19,12 +19,13 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from harness import stats
-from harness.memory import peaks_by_variant_and_size
+from harness.analysis import stats
+from harness.analysis.memory import peaks_by_variant_and_size
 from harness.metrics import METRICS, MetricKind
 from harness.report.format import is_number
 from harness.report.trends import TREND_METRICS, HistoryKey, HistoryPoint
 from harness.report.view import ScenarioData
+from harness.results.contract import TrialDoc
 
 __all__ = ["MAX_LINE_POINTS", "Plotter"]
 
@@ -309,7 +310,10 @@ class Plotter:
         for s in scenarios:
             for trial in s.profiled:
                 per_provider.setdefault(str(trial.get("provider") or ""), []).append(trial)
-        peaks = {p: peaks_by_variant_and_size(trials) for p, trials in per_provider.items()}
+        peaks = {
+            p: peaks_by_variant_and_size(cast(list[TrialDoc], trials))
+            for p, trials in per_provider.items()
+        }
         if not any(peaks.values()):
             return None
         order: list[str] = []

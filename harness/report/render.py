@@ -14,7 +14,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import jinja2
@@ -22,7 +22,7 @@ from markupsafe import Markup
 
 from harness.analysis.ablation import ablation_rows
 from harness.analysis.claims import ClaimRow, claim_rows
-from harness.memory import memory_slope_by_variant
+from harness.analysis.memory import memory_slope_by_variant
 from harness.metrics import METRIC_TABLE
 from harness.report import checks as check_tables
 from harness.report import tables
@@ -33,6 +33,7 @@ from harness.report.plots import Plotter
 from harness.report.trends import HistoryKey, history_series
 from harness.report.view import ScenarioData, scenarios_of
 from harness.report.warnings import report_warnings
+from harness.results.contract import TrialDoc
 
 __all__ = ["REPORT_DATA_VERSION", "render_report", "report_data"]
 
@@ -287,11 +288,11 @@ def _by_provider(scenarios: Sequence[ScenarioData]) -> dict[str, list[Mapping[st
 def _memory_slopes(scenarios: Sequence[ScenarioData]) -> list[str]:
     """One line per (provider, variant) whose profiled trials cover two sizes or more: heap
     bytes per byte of file (about 1 when the file is held whole, near 0 when streamed), as
-    :func:`harness.memory.memory_slope_by_variant` fits it (the fit thresholds read)."""
+    :func:`harness.analysis.memory.memory_slope_by_variant` fits it (the fit thresholds read)."""
     per_provider = _by_provider(scenarios)
     lines = []
     for provider, trials in sorted(per_provider.items()):
-        for variant, fit in sorted(memory_slope_by_variant(trials).items()):
+        for variant, fit in sorted(memory_slope_by_variant(cast(list[TrialDoc], trials)).items()):
             name = f"{provider} / {variant}" if len(per_provider) > 1 else variant
             quality = (
                 f"r² {fit.r_squared:.2f}, {fit.n} trials"

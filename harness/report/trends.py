@@ -2,18 +2,20 @@
 
 Pure. Every night, this run included, is a :mod:`harness.history` record (this run's is made
 by :func:`harness.history.summarize_run`, the function that writes history), so a trend point
-is the median (:func:`harness.stats.median`) of exactly the per-repeat samples history keeps.
+is the median (:func:`~harness.analysis.stats.median`) of exactly the per-repeat samples
+history keeps.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from harness import stats
+from harness.analysis import stats
 from harness.history import summarize_run
 from harness.report.format import is_number
+from harness.results.contract import ResultsDoc
 
 __all__ = ["TREND_METRICS", "HistoryKey", "HistoryPoint", "entry_fingerprint", "history_series"]
 
@@ -75,7 +77,7 @@ def history_series(
     if results is not None and results.get("scenarios"):
         run_id = results.get("run_id")
         records = [e for e in records if e.get("run_id") != run_id]
-        records.extend(summarize_run(results))
+        records.extend(summarize_run(cast(ResultsDoc, results)))
     series: dict[HistoryKey, list[HistoryPoint]] = {}
     for record in records:
         point = (str(record.get("run_id", "")), str(record.get("started_at", "")))

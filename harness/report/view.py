@@ -1,7 +1,7 @@
 """The report's view model: a run's scenarios with their trials grouped into cells.
 
 A cell is one (provider, variant, concurrency) of one scenario. Its per-repeat values are
-:func:`harness.history.scenario_samples`' (the samples compare and history decide on, so
+:func:`harness.analysis.cells.cell_samples`' (the samples compare and history decide on, so
 every median the report prints is the median they used); its timing trials are kept
 beside them for what only trials hold (per-upload records, the mock's counters, lost
 files). :func:`scenarios_of` is the report's only grouping of trials. Pure: reads the
@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from harness import stats
+from harness.analysis import stats
 from harness.analysis.ablation import spec_of
+from harness.analysis.cells import Cell
+from harness.analysis.cells import cell_samples as scenario_samples
 from harness.analysis.claims import scenario_providers
-from harness.history import scenario_samples
 from harness.metrics import MISSING
 from harness.report.format import is_number
+from harness.results.contract import ScenarioDoc
 
 __all__ = ["Group", "LostFile", "ScenarioData", "is_timing_trial", "scenarios_of"]
 
@@ -186,9 +188,11 @@ def scenarios_of(results: Mapping[str, Any]) -> list[ScenarioData]:
                     int(trial.get("concurrency") or 1),
                 )
                 grouped.setdefault(key, []).append(trial)
-        samples = scenario_samples({**scenario, "trials": trials}) if grouped else {}
+        samples = (
+            scenario_samples(cast(ScenarioDoc, {**scenario, "trials": trials})) if grouped else {}
+        )
         groups = tuple(
-            Group(provider, variant, concurrency, tuple(cell), samples.get(key, {}))
+            Group(provider, variant, concurrency, tuple(cell), samples.get(Cell(*key), {}))
             for key, cell in grouped.items()
             for provider, variant, concurrency in [key]
         )
@@ -200,7 +204,9 @@ def scenarios_of(results: Mapping[str, Any]) -> list[ScenarioData]:
                 groups=groups,
                 profiled=tuple(t for t in trials if t.get("status") == "ok" and t.get("profiled")),
                 failed=tuple(t for t in trials if t.get("status") != "ok"),
-                providers=tuple(scenario_providers({**scenario, "trials": trials})),
+                providers=tuple(
+                    scenario_providers(cast(ScenarioDoc, {**scenario, "trials": trials}))
+                ),
             )
         )
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from harness import stats
+from harness.analysis import stats
 from harness.compare import Policy
 from harness.report.trends import entry_fingerprint
 from harness.report.view import ScenarioData

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.claims import CLAIM_KEYS  # the rows of the investigation's table
 from harness.errors import ScenarioError
 from harness.scenario.checker import TOP_KEYS, Checker, show
 from harness.scenario.fault_tables import load_http_faults, load_network_faults
@@ -35,15 +36,6 @@ __all__ = [
     "scenario_from_dict",
 ]
 
-# The rows of the investigation's claims table a scenario may measure. The report lists
-# them too (one claims table is the report's to make; until then the two must agree).
-CLAIM_KEYS = (
-    "memory_50mb",
-    "throughput_10_files",
-    "latency_per_upload",
-    "timeout_rate",
-    "connection_overhead",
-)
 
 # Bounds that catch typos and keep a scenario from running for days.
 MAX_CONCURRENCY = 10_000

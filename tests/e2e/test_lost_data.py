@@ -46,10 +46,6 @@ def test_every_corrupted_file_is_lost_and_counted_as_failed(corrupt_run: RunDone
         assert "content hash differs" in lost["reason"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="gate from helper A: the analysis layer fails a run with lost data (exit 1)",
-)
 def test_lost_data_fails_the_run_without_any_threshold(corrupt_run: RunDone) -> None:
     done, _ = corrupt_run
     assert done.returncode == 1, done.stderr[-3000:]

@@ -212,12 +212,12 @@ def test_harness_error_reasons_are_distinct_and_counted() -> None:
     doc = results(scenario([*trials, trial("sync", 1, 3)]))
     (summary,) = summarize_run(doc)
     assert summary.harness_error_reasons == (
-        "2x worker killed at its deadline",
-        "1x plugin raised ValueError",
+        "2x worker killed at its deadline (variant sync)",
+        "1x plugin raised ValueError (variant sync)",
     )
     comparison = compare_run(doc)
     assert comparison.exit_code == EXIT_ERROR
-    assert "s: harness error: 1x plugin raised ValueError" in comparison.notes
+    assert "s: harness error: 1x plugin raised ValueError (variant sync)" in comparison.notes
     assert "3 harness error(s) -> exit 2" in comparison.headline
     console = Console(width=160, record=True)
     render_summary([summary], console)

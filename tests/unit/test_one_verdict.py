@@ -208,14 +208,15 @@ def test_the_summary_and_compare_hold_the_one_evaluator() -> None:
 def test_the_report_reads_the_same_outcomes(doc: dict[str, Any]) -> None:
     # The report gets its verdicts from the comparison the run passes it (compare's checks,
     # built from the one evaluator); its headline counts and exit code must be the run's.
-    from harness.report.data import headline
+    from harness.report.headline import headline
 
     comparison = compare_against(doc, None, reports_dir=Path("unused"))
     (summary,) = summarize_run(doc)
     shown = headline(comparison.to_dict())
     assert shown.exit_code == comparison.exit_code
-    assert shown.thresholds_failed == summary.thresholds_failed + len(summary.data_lost)
-    assert shown.thresholds_passed == sum(t.verdict == "pass" for t in summary.thresholds)
+    # failed/passed count every gating check that fails or passes: thresholds and data lost
+    assert shown.failed == summary.thresholds_failed + len(summary.data_lost)
+    assert shown.passed == sum(t.verdict == "pass" for t in summary.thresholds)
 
 
 def _calls(path: Path) -> set[str]:
@@ -267,5 +268,11 @@ def test_uploadbench_list_shows_the_metric_tables_metrics(
 
     assert main(["list", str(tmp_path)]) in (0, 2)  # an empty folder: no scenarios
     out = capsys.readouterr().out.splitlines()
-    shown = out[out.index("Threshold metrics:") + 1].strip().split(", ")
-    assert shown == [m.name for m in METRIC_TABLE]
+    start = next(i for i, line in enumerate(out) if line.startswith("Metrics ("))
+    # one "  NAME [unit] (...)" line per metric, each followed by its indented definition
+    shown = [
+        line.split()[0]
+        for line in out[start + 1 :]
+        if line.startswith("  ") and not line.startswith("    ")
+    ]
+    assert shown[: len(METRIC_TABLE)] == [m.name for m in METRIC_TABLE]

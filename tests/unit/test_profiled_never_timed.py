@@ -184,7 +184,7 @@ def test_history_samples_hold_no_profiled_timing(with_profiled: dict[str, Any]) 
 
 
 def test_report_groups_hold_no_profiled_trial(with_profiled: dict[str, Any]) -> None:
-    from harness.report.data import scenarios_of
+    from harness.report.view import scenarios_of
 
     (data,) = scenarios_of(with_profiled)
     assert all(not t["profiled"] for g in data.groups for t in g.trials)
