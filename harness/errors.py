@@ -15,7 +15,7 @@ __all__ = [
     "UploadbenchError",
 ]
 
-# Exit codes are a contract with CI (DESIGN.md, README "Exit codes").
+# Exit codes are a contract with CI (docs/design.md, README "Exit codes").
 EXIT_OK = 0
 EXIT_REGRESSION = 1
 EXIT_ERROR = 2

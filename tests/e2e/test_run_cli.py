@@ -31,6 +31,8 @@ def smoke_run(
         "1",
         REPORTS_FLAG,
         out,
+        "--against",
+        "none",
         "--cache-dir",
         cache,
         "--json",
@@ -107,7 +109,15 @@ def test_killed_and_crashed_workers_are_harness_errors_and_the_rest_is_kept(
     )
     out = tmp_path / "reports"
     done = uploadbench(
-        "run", scenario, REPORTS_FLAG, out, "--no-report", "--cache-dir", tmp_path / "c"
+        "run",
+        scenario,
+        REPORTS_FLAG,
+        out,
+        "--against",
+        "none",
+        "--no-report",
+        "--cache-dir",
+        tmp_path / "c",
     )
     assert done.returncode == 2, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
@@ -142,7 +152,15 @@ def test_a_dead_mock_stops_the_run_with_one_line_and_keeps_finished_trials(
     )
     out = tmp_path / "reports"
     done = uploadbench(
-        "run", scenario, REPORTS_FLAG, out, "--no-report", "--cache-dir", tmp_path / "c"
+        "run",
+        scenario,
+        REPORTS_FLAG,
+        out,
+        "--against",
+        "none",
+        "--no-report",
+        "--cache-dir",
+        tmp_path / "c",
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
@@ -165,6 +183,8 @@ def test_network_faults_route_uploads_through_the_fault_proxy(tmp_path: Path) ->
         scenario,
         REPORTS_FLAG,
         out,
+        "--against",
+        "none",
         "--no-report",
         "--no-history",
         "--cache-dir",
@@ -193,6 +213,8 @@ def test_two_shards_merged_equal_the_unsharded_run(tmp_path: Path) -> None:
             scenario,
             REPORTS_FLAG,
             out,
+            "--against",
+            "none",
             "--no-report",
             "--no-history",
             "--cache-dir",
@@ -283,8 +305,8 @@ def test_a_size_sweep_uploads_one_size_per_trial_and_fits_the_profiled_peaks(
     )
     out = tmp_path / "reports"
     done = uploadbench(
-        "run", scenario, REPORTS_FLAG, out, "--no-report", "--no-history", "--json",
-        "--cache-dir", tmp_path / "c",
+        "run", scenario, REPORTS_FLAG, out, "--against", "none", "--no-report",
+        "--no-history", "--json", "--cache-dir", tmp_path / "c",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     trials = trials_of(load_results("latest", reports_dir=out))

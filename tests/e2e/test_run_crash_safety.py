@@ -152,6 +152,8 @@ def test_sigkill_mid_run_keeps_every_finished_trial_readable(tmp_path: Path) -> 
         scenario_file(tmp_path),
         REPORTS_FLAG,
         out,
+        "--against",
+        "none",
         "--no-report",
         "--cache-dir",
         tmp_path / "c",
@@ -211,6 +213,8 @@ def test_sigint_stops_cleanly_with_an_incomplete_report_and_exit_130(tmp_path: P
         scenario_file(tmp_path),
         REPORTS_FLAG,
         out,
+        "--against",
+        "none",
         "--no-history",
         "--cache-dir",
         tmp_path / "c",
@@ -257,7 +261,16 @@ def test_an_unwritable_output_folder_is_one_line_and_exit_2_before_any_trial(
 def test_resume_runs_only_the_missing_trials_and_completes_the_run(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     scenario = scenario_file(tmp_path)
-    common = (REPORTS_FLAG, out, "--no-report", "--no-history", "--cache-dir", tmp_path / "c")
+    common = (
+        REPORTS_FLAG,
+        out,
+        "--against",
+        "none",
+        "--no-report",
+        "--no-history",
+        "--cache-dir",
+        tmp_path / "c",
+    )
     with started_run(tmp_path, scenario, *common) as run:
         wait_for_trials(run, out, 2)
         mocks = [p for p in run.look() if "harness.mockprovider" in p.cmdline()]

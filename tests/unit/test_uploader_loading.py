@@ -136,7 +136,7 @@ def test_modules_export_what_they_define(module: str) -> None:
 
 
 def test_uploader_never_imports_harness() -> None:
-    """DESIGN.md's layers: a fresh interpreter loading every uploader module has no
+    """docs/design.md's layers: a fresh interpreter loading every uploader module has no
     harness module afterwards."""
     import subprocess
     import sys
