@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from harness.metrics import METRIC_ALIASES, MetricKind
+from harness.metrics import METRIC_ALIASES, MetricKind, format_value
 from harness.metrics import METRIC_KINDS as METRICS
 from harness.metrics import METRICS as METRIC_TABLE_BY_NAME
 from harness.metrics import resolve_metric as _resolve_metric
@@ -87,6 +87,15 @@ class Threshold:
         value = self.value
         shown = str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
         return f"{lhs}.{self.metric} {self.op} {shown}{suffix}"
+
+    @property
+    def shown(self) -> str:
+        """The canonical threshold as a person reads it: the value in a chosen unit
+        (``async.success_rate >= 100%``, ``async.latency_p99_s < 2 s``)."""
+        lhs = f"{self.variant}/{self.baseline}" if self.baseline is not None else self.variant
+        kind = METRIC_TABLE_BY_NAME[self.metric].kind
+        value = f"{self.value:g}x" if self.is_ratio else format_value(kind, self.value)
+        return f"{lhs}.{self.metric} {self.op} {value}"
 
     def holds(self, measured: float) -> bool:
         return _OPS[self.op](measured, self.value)

@@ -241,7 +241,7 @@ def _outcome(
     decided = _pick(results)
     if decided is None:
         return ThresholdOutcome(
-            threshold.text, threshold.variant, threshold.metric, threshold.baseline,
+            threshold.shown, threshold.variant, threshold.metric, threshold.baseline,
             None, "", None, None, f"{threshold.variant!r} has no trials in this run",
         )  # fmt: skip
     passed: bool | None = (
@@ -254,7 +254,7 @@ def _outcome(
     others = len(results) - 1
     detail = decided.detail + (f" (and {others} more cell(s))" if others else "")
     return ThresholdOutcome(
-        threshold=threshold.text,
+        threshold=threshold.shown,
         variant=threshold.variant,
         metric=threshold.metric,
         baseline=threshold.baseline,

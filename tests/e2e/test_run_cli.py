@@ -294,7 +294,7 @@ def test_a_size_sweep_uploads_one_size_per_trial_and_fits_the_profiled_peaks(
         TINY.format(
             name="sweep",
             variants='["async"]',
-            baseline="async",
+            baseline_line='baseline = "async"',
             repeats=1,
             deadline="60s",
             provider="kimi",

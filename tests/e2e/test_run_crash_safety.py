@@ -30,7 +30,6 @@ POLL_S = 0.1
 SCENARIO = """
 name = "crash"
 variants = {variants}
-baseline = "{baseline}"
 concurrency = 1
 repeats = {repeats}
 warmups = 0
@@ -50,9 +49,7 @@ kind = "kimi"
 def scenario_file(tmp_path: Path, *, repeats: int = 4, variants: list[str] | None = None) -> Path:
     variants = variants or [SLOW]
     path = tmp_path / "crash.toml"
-    path.write_text(
-        SCENARIO.format(variants=json.dumps(variants), baseline=variants[0], repeats=repeats)
-    )
+    path.write_text(SCENARIO.format(variants=json.dumps(variants), repeats=repeats))
     return path
 
 

@@ -155,6 +155,7 @@ def test_public_names() -> None:
         "FileSet",
         "FilesLike",
         "clean",
+        "default_cache_dir",
         "file_bytes",
         "materialize",
     }

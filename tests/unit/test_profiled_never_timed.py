@@ -139,11 +139,12 @@ def test_summary_rows_are_unchanged(
         assert row.trials == 5
         assert row.latency_p99_s is not None
         assert row.latency_p99_s < 2
+    # outcomes name each threshold in its canonical, readable form (Threshold.shown)
     by = {t.threshold: t for t in a.thresholds}
-    assert by["async.latency_p99 < 2s"].passed is True
-    assert by["async/sync.throughput > 2x"].passed is True
+    assert by["async.latency_p99_s < 2 s"].passed is True
+    assert by["async/sync.throughput_bytes_per_s > 2x"].passed is True
     # the memory threshold and row are the profiled trials' whole purpose
-    assert by["async.heap_peak < 16MiB"].passed is True
+    assert by["async.heap_peak_bytes < 16 MiB"].passed is True
     assert a.memory is not None
     assert a.memory.candidate_peak_bytes == 2 * MIB
 
