@@ -155,6 +155,8 @@ def render_summary(summaries: Sequence[ScenarioSummary], console: Console) -> No
             )
         for loss in summary.data_lost:
             console.print(f"  [red]FAIL {escape(loss.message)}[/]", highlight=False)
+        for loss in summary.data_lost_allowed:
+            console.print(f"  [yellow]note {escape(loss.message)}[/]", highlight=False)
         for bad in summary.misconfigurations:
             console.print(f"  [red]{escape(bad.message)}[/]", highlight=False)
         if summary.memory:

@@ -21,6 +21,7 @@ from harness.results.contract import ScenarioDoc, TrialDoc
 __all__ = [
     "DataLoss",
     "Misconfiguration",
+    "allowed_data_loss",
     "data_lost",
     "likely_misconfigurations",
     "lost_files_count",
@@ -37,12 +38,14 @@ class DataLoss:
     trials: int
     files: tuple[str, ...]  # distinct names, first-seen order ("?" when only counted)
     lost: int  # sum of integrity_errors over those trials
+    allowed: bool = False  # the scenario's allow_data_loss names the variant
 
     @property
     def message(self) -> str:
         shown = ", ".join(self.files[:5]) + (" ..." if len(self.files) > 5 else "")
+        what = "data lost (allowed by allow_data_loss)" if self.allowed else "data lost"
         return (
-            f"data lost: {self.variant} on {self.provider}: {self.lost} file(s) not held "
+            f"{what}: {self.variant} on {self.provider}: {self.lost} file(s) not held "
             f"intact in {self.trials} trial(s): {shown or 'names not recorded'}"
         )
 
@@ -75,12 +78,21 @@ def lost_files_count(trial: TrialDoc) -> int:
 
 def data_lost(scenario: ScenarioDoc) -> list[DataLoss]:
     """Every (provider, variant) that lost data and is not allowed to (see module)."""
+    return [loss for loss in _losses(scenario) if not loss.allowed]
+
+
+def allowed_data_loss(scenario: ScenarioDoc) -> list[DataLoss]:
+    """Losses of variants the scenario lists in ``allow_data_loss``: they do not gate, but
+    they are still shown (a loss is never silent)."""
+    return [loss for loss in _losses(scenario) if loss.allowed]
+
+
+def _losses(scenario: ScenarioDoc) -> list[DataLoss]:
     allowed = set((scenario.get("definition") or {}).get("allow_data_loss") or ())
     losing = [t for t in scenario["trials"] if t["status"] == "ok" and lost_files_count(t)]
     by_pv: dict[tuple[str, str], list[TrialDoc]] = {}
     for cell, trials in group_cells(losing).items():
-        if cell.variant not in allowed:
-            by_pv.setdefault((cell.provider, cell.variant), []).extend(trials)
+        by_pv.setdefault((cell.provider, cell.variant), []).extend(trials)
     out = []
     for (provider, variant), trials in by_pv.items():
         names = [str(f.get("name", "?")) for t in trials for f in (t.get("lost_files") or ())]
@@ -92,6 +104,7 @@ def data_lost(scenario: ScenarioDoc) -> list[DataLoss]:
                 trials=len(trials),
                 files=tuple(dict.fromkeys(names)),
                 lost=sum(lost_files_count(t) for t in trials),
+                allowed=variant in allowed,
             )
         )
     return out

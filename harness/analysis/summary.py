@@ -27,6 +27,7 @@ from harness.analysis.cells import (
 from harness.analysis.integrity import (
     DataLoss,
     Misconfiguration,
+    allowed_data_loss,
     data_lost,
     likely_misconfigurations,
     lost_files_count,
@@ -84,6 +85,7 @@ class ScenarioSummary:
     notes: tuple[str, ...] = field(default=())
     memory_fits: Mapping[str, Fit] = field(default_factory=dict)
     data_lost: tuple[DataLoss, ...] = ()
+    data_lost_allowed: tuple[DataLoss, ...] = ()
     misconfigurations: tuple[Misconfiguration, ...] = ()
     harness_error_reasons: tuple[str, ...] = ()
 
@@ -165,6 +167,7 @@ def summarize_scenario(
         memory=memory_row(scenario["trials"], baseline=baseline, candidate="async"),
         memory_fits=dict(sorted(memory_slope_by_variant(scenario["trials"]).items())),
         data_lost=tuple(data_lost(scenario)),
+        data_lost_allowed=tuple(allowed_data_loss(scenario)),
         misconfigurations=tuple(likely_misconfigurations(scenario)),
         harness_error_reasons=harness_error_reasons(scenario),
     )
@@ -188,6 +191,9 @@ def summary_json(summaries: Sequence[ScenarioSummary]) -> list[dict[str, Any]]:
         data = asdict(s)
         data["thresholds"] = [{**asdict(t), "verdict": t.verdict} for t in s.thresholds]
         data["data_lost"] = [{**asdict(d), "message": d.message} for d in s.data_lost]
+        data["data_lost_allowed"] = [
+            {**asdict(d), "message": d.message} for d in s.data_lost_allowed
+        ]
         data["misconfigurations"] = [
             {**asdict(m), "message": m.message} for m in s.misconfigurations
         ]

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from harness.analysis.cells import cell_samples
-from harness.analysis.integrity import likely_misconfigurations
+from harness.analysis.integrity import allowed_data_loss, likely_misconfigurations
 from harness.analysis.summary import harness_error_reasons
 from harness.compare.baseline import baseline_checks, noise_runs
 from harness.compare.gate import data_lost_checks, exit_code_for, threshold_checks
@@ -136,6 +136,7 @@ def compare_run(
     for scenario in results["scenarios"]:
         checks.extend(data_lost_checks(scenario))
         all_notes.extend(m.message for m in likely_misconfigurations(scenario))
+        all_notes.extend(loss.message for loss in allowed_data_loss(scenario))
         all_notes.extend(
             f"{scenario['name']}: harness error: {reason}"
             for reason in harness_error_reasons(scenario)

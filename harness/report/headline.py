@@ -86,6 +86,21 @@ def headline(comparison: Mapping[str, Any] | None) -> Headline:
         if code is not None
         else ("error", "Error: the comparison carries no exit code")
     )
+    if code == 1:
+        # say what failed: data lost and failed thresholds are not regressions
+        failed = [c for c in gates if c.get("verdict") in ("fail", "regressed")]
+        parts = [
+            f"{n} {what}"
+            for what, n in (
+                ("data lost", sum(1 for c in failed if c.get("kind") == "integrity")),
+                ("threshold(s) failed", sum(1 for c in failed if c.get("kind") == "threshold")),
+                ("regression(s)", sum(1 for c in failed if c.get("verdict") == "regressed")),
+            )
+            if n
+        ]
+        other = len(failed) - sum(int(p.split()[0]) for p in parts)
+        parts += [f"{other} other gating check(s) failed"] if other > 0 else []
+        text = "Failed: " + ", ".join(parts) + " (listed below)" if parts else text
     return Headline(
         verdict,
         text,

@@ -169,7 +169,16 @@ def test_data_lost_fails_the_run_whatever_the_thresholds() -> None:
 def test_data_loss_allowed_for_a_variant_meant_to_be_broken() -> None:
     doc = _lossy_doc(allow=["broken"])
     assert data_lost(doc["scenarios"][0]) == []
-    assert compare_run(doc).exit_code == EXIT_OK
+    comparison = compare_run(doc)
+    assert comparison.exit_code == EXIT_OK
+    # allowed, but never silent: a note in compare (and so the report) and on the console
+    assert any("data lost (allowed by allow_data_loss): broken" in n for n in comparison.notes)
+    (summary,) = summarize_run(doc)
+    (allowed,) = summary.data_lost_allowed
+    assert allowed.allowed and allowed.files == ("f-0001.bin",)
+    console = Console(width=220, record=True)
+    render_summary([summary], console)
+    assert "note data lost (allowed by allow_data_loss): broken on kimi" in console.export_text()
 
 
 def test_integrity_has_its_own_console_column() -> None:

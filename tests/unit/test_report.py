@@ -160,7 +160,7 @@ def test_headline_counts_the_checks_that_gate(small: dict[str, Any], small_page:
     assert int(ids["count-regressions"]) == regressions == 1
     assert int(ids["count-failed"]) == 0
     assert ids["exit-code"] == "1"
-    assert "Regression" in ids["verdict"]
+    assert "Failed: 1 regression(s)" in ids["verdict"]
     # variant checks are the finding, shown apart: never counted as regressions
     improved = sum(
         1 for c in comparison["checks"] if c["kind"] == "variant" and c["verdict"] == "improved"
