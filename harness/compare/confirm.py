@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 from harness.compare.comparison import compare_against
 from harness.compare.model import Policy, RunComparison
 from harness.errors import HarnessError
-from harness.results.contract import ResultsDoc
+from harness.results.contract import ResultsDoc, TrialDoc
 
 __all__ = ["CONFIRM_DIR", "confirm", "confirm_suspects"]
 
@@ -78,7 +78,7 @@ def confirm_suspects(
             rng=random.Random(),
             cache_dir=cache_dir,
         )
-        rerun: Mapping[str, Any] = outcome.document
+        rerun = outcome.document
         rerun_fp = (rerun.get("environment") or {}).get("fingerprint")
         if rerun_fp != fingerprint:
             raise HarnessError(
@@ -90,10 +90,12 @@ def confirm_suspects(
             if again["hash"] != entry["hash"]:
                 continue
             for trial in again["trials"]:
-                trial = dict(trial)
-                trial["key"] = f"{trial['key']}|confirm={outcome.run_id}"
-                trial["confirmation_of"] = results["run_id"]
-                entry["trials"].append(trial)  # type: ignore[arg-type]  # a TrialDoc + a mark
+                marked: TrialDoc = {
+                    **trial,
+                    "key": f"{trial['key']}|confirm={outcome.run_id}",
+                    "confirmation_of": results["run_id"],
+                }
+                entry["trials"].append(marked)
                 added += 1
         notes.append(
             f"{entry['name']}: re-ran {', '.join(variants)} as run {outcome.run_id} "
