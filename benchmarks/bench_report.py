@@ -1,7 +1,7 @@
 """How long ``render_report`` takes for a nightly run with 100 nights of history (issue 7:
 under 10 s), and how big the page is (under 5 MB).
 
-The input is synthetic but shaped like a nightly run (tests/report_fixtures.py: five claim
+The input is synthetic but shaped like a nightly run (tests/factories/nights.py: five claim
 scenarios, sync / naive-async / async, 9 repeats, per-upload records, profiled trials) and
 its comparison comes from the real :func:`harness.compare.compare_run` against history
 records written by the real :mod:`harness.history`. Exit 1 when a budget is exceeded.
@@ -20,8 +20,8 @@ import time
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from report_fixtures import make_history, make_results
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.factories.nights import make_history, make_results
 
 from harness.compare import compare_run
 from harness.history import history_root, load_history

@@ -15,7 +15,13 @@ import pytest
 
 # tests/ holds the shared synthetic-data module (tests/ is not a package)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from report_fixtures import ScenarioSpec, default_specs, make_comparison, make_history, make_results
+from tests.factories.nights import (
+    ScenarioSpec,
+    default_specs,
+    make_comparison,
+    make_history,
+    make_results,
+)
 
 from harness.report import write_report
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from verdict_data import TYPICAL, make_results, make_trial
+from tests.factories.results import TYPICAL, make_results, make_trial
 
 from harness.analysis.cells import Layout, cell_samples, group_sized_cells
 from harness.analysis.integrity import data_lost, likely_misconfigurations

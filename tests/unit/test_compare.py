@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from verdict_data import make_results, make_scenario
+from tests.factories.results import make_results, make_scenario
 
 from harness import compare, history
 from harness.analysis import summary

@@ -7,7 +7,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from verdict_data import make_results, make_scenario
+from tests.factories.results import make_results, make_scenario
 
 from harness import compare, history
 

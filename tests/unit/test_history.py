@@ -7,7 +7,7 @@ import multiprocessing
 from pathlib import Path
 
 import pytest
-from verdict_data import make_results, make_scenario
+from tests.factories.results import make_results, make_scenario
 
 from harness import history
 from harness.analysis.cells import cell_samples

@@ -14,7 +14,7 @@ import pytest
 
 # tests/ holds the shared synthetic-data module (tests/ is not a package)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from report_fixtures import (
+from tests.factories.nights import (
     FINGERPRINT,
     ScenarioSpec,
     default_specs,

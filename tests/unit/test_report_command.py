@@ -11,7 +11,7 @@ import pytest
 
 # tests/ holds the shared synthetic-data module (tests/ is not a package)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from report_fixtures import ScenarioSpec, make_results
+from tests.factories.nights import ScenarioSpec, make_results
 
 from harness.cli import main
 from harness.history import append_run, history_root
@@ -128,8 +128,8 @@ def test_a_baseline_run_from_another_machine_is_refused_or_warned(
 
 def test_warnings_name_the_provider_of_each_group() -> None:
     # Three providers ran "async c=4": a warning must say which one it means.
-    from verdict_data import make_results as make_verdict_results
-    from verdict_data import make_scenario
+    from tests.factories.results import make_results as make_verdict_results
+    from tests.factories.results import make_scenario
 
     from harness.report.view import scenarios_of
     from harness.report.warnings import report_warnings

@@ -15,7 +15,7 @@ import pytest
 
 # tests/ holds the shared synthetic-data module (tests/ is not a package)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from report_fixtures import ScenarioSpec, make_comparison, make_results
+from tests.factories.nights import ScenarioSpec, make_comparison, make_results
 
 from harness.analysis.claims import claim_rows
 from harness.metrics import MISSING
