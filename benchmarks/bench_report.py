@@ -21,12 +21,11 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.factories.nights import make_history, make_results
-
 from harness.compare import compare_run
 from harness.history import history_root, load_history
 from harness.report import render_report
 from harness.report.write import load_report_history
+from tests.factories.nights import make_history, make_results
 
 BUDGET_S = 10.0
 BUDGET_BYTES = 5 * 1024 * 1024

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-# tests/ holds the shared synthetic-data module (tests/ is not a package)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from harness.report import write_report
 from tests.factories.nights import (
     ScenarioSpec,
     default_specs,
@@ -22,8 +21,6 @@ from tests.factories.nights import (
     make_history,
     make_results,
 )
-
-from harness.report import write_report
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from tests.factories.results import TYPICAL, make_results, make_trial
 
 from harness.analysis.cells import Layout, cell_samples, group_sized_cells
 from harness.analysis.integrity import data_lost, likely_misconfigurations
@@ -17,6 +16,7 @@ from harness.compare import compare_run
 from harness.console import render_summary
 from harness.errors import EXIT_ERROR, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from harness.metrics import METRIC_NAMES
+from tests.factories.results import TYPICAL, make_results, make_trial
 
 MIB = 1024 * 1024
 
@@ -175,7 +175,8 @@ def test_data_loss_allowed_for_a_variant_meant_to_be_broken() -> None:
     assert any("data lost (allowed by allow_data_loss): broken" in n for n in comparison.notes)
     (summary,) = summarize_run(doc)
     (allowed,) = summary.data_lost_allowed
-    assert allowed.allowed and allowed.files == ("f-0001.bin",)
+    assert allowed.allowed
+    assert allowed.files == ("f-0001.bin",)
     console = Console(width=220, record=True)
     render_summary([summary], console)
     assert "note data lost (allowed by allow_data_loss): broken on kimi" in console.export_text()

@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.factories.results import make_results, make_scenario
 
 from harness import compare, history
 from harness.analysis import summary
 from harness.compare import Policy
 from harness.errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION, ResultsError
+from tests.factories.results import make_results, make_scenario
 
 
 def _checks(comparison: compare.RunComparison, **where: object) -> list[compare.Check]:

@@ -7,9 +7,9 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from tests.factories.results import make_results, make_scenario
 
 from harness import compare, history
+from tests.factories.results import make_results, make_scenario
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import multiprocessing
 from pathlib import Path
 
 import pytest
-from tests.factories.results import make_results, make_scenario
 
 from harness import history
 from harness.analysis.cells import cell_samples
 from harness.errors import ResultsError
+from tests.factories.results import make_results, make_scenario
 
 
 def _run(day: int, *, fingerprint: str = "fp-A", scenario_hash: str = "h1") -> dict:

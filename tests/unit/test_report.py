@@ -6,14 +6,13 @@ import copy
 import html.parser
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-# tests/ holds the shared synthetic-data module (tests/ is not a package)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from harness.analysis.claims import claim_rows
+from harness.report import REPORT_FILE, render_report, write_report
 from tests.factories.nights import (
     FINGERPRINT,
     ScenarioSpec,
@@ -22,9 +21,6 @@ from tests.factories.nights import (
     make_history,
     make_results,
 )
-
-from harness.analysis.claims import claim_rows
-from harness.report import REPORT_FILE, render_report, write_report
 
 EVIL = "<script>alert(1)</script>"
 

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-# tests/ holds the shared synthetic-data module (tests/ is not a package)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.factories.nights import ScenarioSpec, make_results
-
 from harness.cli import main
 from harness.history import append_run, history_root
 from harness.results import point_latest
+from tests.factories.nights import ScenarioSpec, make_results
 
 SPECS = [ScenarioSpec("throughput-10-files", "throughput_10_files", 64 * 1024, 4, (1, 2))]
 
@@ -128,11 +124,10 @@ def test_a_baseline_run_from_another_machine_is_refused_or_warned(
 
 def test_warnings_name_the_provider_of_each_group() -> None:
     # Three providers ran "async c=4": a warning must say which one it means.
-    from tests.factories.results import make_results as make_verdict_results
-    from tests.factories.results import make_scenario
-
     from harness.report.view import scenarios_of
     from harness.report.warnings import report_warnings
+    from tests.factories.results import make_results as make_verdict_results
+    from tests.factories.results import make_scenario
 
     scenario = make_scenario("smoke", seed=1, providers=("kimi", "glm", "supabase"), repeats=2)
     doc = make_verdict_results("run-01", [scenario])

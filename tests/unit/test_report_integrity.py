@@ -7,19 +7,15 @@ from __future__ import annotations
 import ast
 import copy
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-# tests/ holds the shared synthetic-data module (tests/ is not a package)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.factories.nights import ScenarioSpec, make_comparison, make_results
-
 from harness.analysis.claims import claim_rows
 from harness.metrics import MISSING
 from harness.report import render_report
+from tests.factories.nights import ScenarioSpec, make_comparison, make_results
 
 SPEC = ScenarioSpec("throughput-10-files", "throughput_10_files", 64 * 1024, 4, (2,))
 
