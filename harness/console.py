@@ -96,7 +96,10 @@ def _ratio(row: SummaryRow) -> str:
 
 
 def _integrity(row: SummaryRow) -> str:
-    return "[red]" + f"{row.integrity_errors} lost[/]" if row.integrity_errors else "ok"
+    if row.integrity_errors:
+        return f"[red]{row.integrity_errors} lost[/]"
+    # no trial finished: nothing was checked, so nothing can be called intact
+    return "ok" if row.trials else MISSING
 
 
 def _table(summary: ScenarioSummary) -> Table:
