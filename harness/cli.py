@@ -66,14 +66,10 @@ def _parser() -> tuple[
 def _add_command(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str
 ) -> argparse.ArgumentParser:
-    # Every command's --help ends with the exit codes: CI scripts branch on them.
+    # Every command's --help ends with the exit codes it can return (its configure sets the
+    # epilog from options.EXIT_CODES): CI scripts branch on them.
     help_text = COMMANDS[name][1]
-    return sub.add_parser(
-        name,
-        help=help_text,
-        description=help_text,
-        epilog=EXIT_CODES_HELP,
-    )
+    return sub.add_parser(name, help=help_text, description=help_text)
 
 
 def command_parser(name: str) -> argparse.ArgumentParser:

@@ -15,11 +15,11 @@ import numpy as np
 
 from harness.analysis.calibration import calibrate, render
 from harness.commands.options import (
-    EXIT_CODES_HELP,
     REPORTS_DEFAULT,
     RUN_HELP,
     add_bootstrap_seed,
     add_reports,
+    exit_codes_help,
     locate_run,
 )
 from harness.compare import Policy
@@ -40,7 +40,8 @@ class CalibrateCommand:
     help = "estimate noise with A/A runs"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        parser.epilog = EXIT_CODES_HELP
+        # calibrate gates nothing: it reports noise; Ctrl-C stops its A/A runs
+        parser.epilog = exit_codes_help(0, 2, 130)
         add = parser.add_argument
         add("scenario", nargs="?", metavar="SCENARIO", help="scenario file to run N times")
         add("--runs", type=int, default=5, help="A/A runs (default 5)")

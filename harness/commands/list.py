@@ -9,6 +9,7 @@ import argparse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from harness.commands.options import exit_codes_help
 from harness.commands.validate import printable, scenario_files
 from harness.errors import EXIT_ERROR, EXIT_OK, ScenarioError
 from harness.faults import (
@@ -82,6 +83,7 @@ class ListCommand:
     help = "list scenarios, variants and faults"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.epilog = exit_codes_help(0, 2)
         parser.add_argument(
             "dir",
             nargs="?",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from harness.commands.options import REPORTS_DEFAULT, add_reports
+from harness.commands.options import REPORTS_DEFAULT, add_reports, exit_codes_help
 from harness.errors import EXIT_OK, ResultsError
 from harness.results import (
     RESULTS_FILE,
@@ -32,6 +32,7 @@ class MergeCommand:
     help = "merge shards of one run into one results.json"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.epilog = exit_codes_help(0, 2)
         parser.add_argument(
             "shards", nargs="+", metavar="SHARD_RESULTS", help="results.json files or run folders"
         )

@@ -14,8 +14,11 @@ class MockCommand:
     help: str = "serve the mock provider on 127.0.0.1 (prints its base URL when ready)"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
+        from harness.commands.options import exit_codes_help
         from harness.mockprovider.serve import add_arguments
 
+        # Ctrl-C or SIGTERM stops a serving mock cleanly (0); 130 only while it starts.
+        parser.epilog = "Ctrl-C or SIGTERM stops the mock with 0. " + exit_codes_help(0, 2, 130)
         add_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:

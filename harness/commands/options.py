@@ -21,6 +21,7 @@ from harness.results import LATEST_LINK, RESULTS_FILE, resolve_results_path
 __all__ = [
     "AGAINST_DEFAULT",
     "AGAINST_HELP",
+    "EXIT_CODES",
     "EXIT_CODES_HELP",
     "REPORTS_DEFAULT",
     "RUN_HELP",
@@ -28,6 +29,7 @@ __all__ = [
     "add_against",
     "add_bootstrap_seed",
     "add_reports",
+    "exit_codes_help",
     "locate_run",
     "parse_shard",
 ]
@@ -39,11 +41,23 @@ AGAINST_HELP = (
     "compare with the reports folder's history (default), another RUN, "
     "or none (thresholds and data integrity only)"
 )
-EXIT_CODES_HELP = (
-    "exit codes: 0 ok; 1 a threshold failed, a regression is confirmed or data was lost; "
-    "2 usage, scenario or harness error; 3 inconclusive (too few samples or too much noise "
-    "to decide); 130 interrupted (finished trials kept)"
-)
+# The one table of exit codes -> meaning: every command's --help lists its codes from it.
+EXIT_CODES: dict[int, str] = {
+    0: "ok",
+    1: "a threshold failed, a regression is confirmed or data was lost",
+    2: "usage, scenario or harness error",
+    3: "inconclusive (too few samples or too much noise to decide)",
+    130: "interrupted (a run keeps its finished trials)",
+}
+
+
+def exit_codes_help(*codes: int) -> str:
+    """The epilog line for a command that can return only ``codes`` (from EXIT_CODES)."""
+    return "exit codes: " + "; ".join(f"{code} {EXIT_CODES[code]}" for code in codes)
+
+
+# Every code: run and compare (which gate) and the top-level --help.
+EXIT_CODES_HELP = exit_codes_help(*EXIT_CODES)
 
 
 def add_reports(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from harness.commands.options import exit_codes_help
 from harness.errors import EXIT_ERROR, EXIT_OK, ScenarioError
 from harness.plan import plan_trials
 from harness.preflight import variant_problems
@@ -49,6 +50,7 @@ class ValidateCommand:
     help = "check scenario files"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
+        parser.epilog = exit_codes_help(0, 2)
         parser.add_argument(
             "files",
             nargs="+",
