@@ -44,8 +44,8 @@ class CalibrateCommand:
         parser.epilog = exit_codes_help(0, 2, 130)
         add = parser.add_argument
         add("scenario", nargs="?", metavar="SCENARIO", help="scenario file to run N times")
-        add("--runs", type=int, default=5, help="A/A runs (default 5)")
-        add("--repeats", type=int, help="repeats per run (default: the scenario's)")
+        add("--runs", type=int, default=5, metavar="N", help="A/A runs (default 5)")
+        add("--repeats", type=int, metavar="N", help="repeats per run (default: the scenario's)")
         add(
             "--from",
             dest="sources",
@@ -61,7 +61,7 @@ class CalibrateCommand:
         add_bootstrap_seed(parser)
         add("--all-metrics", action="store_true", help="print every metric, not the gating ones")
         add("--json", action="store_true", help="print the analysis as JSON")
-        add("--cache-dir", type=Path, help="file-set cache (as for run)")
+        add("--cache-dir", type=Path, metavar="DIR", help="file-set cache (as for run)")
 
     def run(self, args: argparse.Namespace) -> int:
         if bool(args.scenario) == bool(args.sources):

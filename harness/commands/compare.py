@@ -71,7 +71,13 @@ class CompareCommand:
         add("run", metavar="RUN", help=RUN_HELP)
         add_against(parser)
         add_reports(parser)
-        add("--last", type=_positive, default=5, help="comparable history runs to pool (5)")
+        add(
+            "--last",
+            type=_positive,
+            default=5,
+            metavar="N",
+            help="comparable history runs to pool (default 5)",
+        )
         add(
             "--metric",
             action="append",
@@ -106,7 +112,7 @@ class CompareCommand:
         )
         add("--seed", type=int, default=0, metavar="N", help="seed of --confirm's re-runs")
         add_bootstrap_seed(parser)
-        add("--cache-dir", type=Path, help="file-set cache for --confirm")
+        add("--cache-dir", type=Path, metavar="DIR", help="file-set cache for --confirm")
 
     def run(self, args: argparse.Namespace) -> int:
         where = locate_run(args.run, args.reports)

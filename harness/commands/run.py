@@ -43,15 +43,15 @@ class RunCommand:
         add("scenarios", nargs="+", metavar="SCENARIO", help="scenario files or folders")
         add_reports(parser)
         add_against(parser)
-        add("--repeats", type=int, help="measured repeats (overrides scenarios)")
+        add("--repeats", type=int, metavar="N", help="measured repeats (overrides scenarios)")
         add("--quick", action="store_true", help="at most 2 repeats and no warm-ups: a look")
-        add("--variant", action="append", dest="variants", metavar="V", help="run only this variant (repeatable)")  # noqa: E501  # fmt: skip
+        add("--variant", action="append", dest="variants", metavar="V", help="run only variant V, a variant name from the scenario (repeatable); thresholds and ratios against a variant left out stay undecided")  # noqa: E501  # fmt: skip
         add("--shard", type=parse_shard, metavar="K/N", help="run slice K of N")
         add("--seed", type=int, default=0, metavar="N", help="seed of what is measured: mock, faults, jitter (default 0)")  # noqa: E501  # fmt: skip
         add_bootstrap_seed(parser)
         add("--json", action="store_true", help="print the summary as JSON on stdout")
         add("--clean", action="store_true", help="delete cached file sets first")
-        add("--cache-dir", type=Path, help="file-set cache (default: $XDG_CACHE_HOME/uploadbench/filesets)")  # noqa: E501  # fmt: skip
+        add("--cache-dir", type=Path, metavar="DIR", help="file-set cache (default: $XDG_CACHE_HOME/uploadbench/filesets)")  # noqa: E501  # fmt: skip
         add("--no-history", action="store_true", help="do not add this run to the history")
         add("--no-report", action="store_true", help="do not write the HTML report")
         add("--resume", metavar="RUN", help=f"finish an interrupted or killed run, {RUN_HELP}: run only the trials it lacks (same scenarios and options)")  # noqa: E501  # fmt: skip
