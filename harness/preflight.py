@@ -97,6 +97,12 @@ def _command_problem(template: str) -> str | None:
     return None
 
 
+IMPORT_HINT = (
+    "the worker imports from the current directory and PYTHONPATH: run from the folder "
+    "that holds the package, or add it to PYTHONPATH"
+)
+
+
 def _plugin_problem(name: str) -> str | None:
     module_name, _, attr_path = name.partition(":")
     with _as_the_worker_sees_it():
@@ -104,7 +110,12 @@ def _plugin_problem(name: str) -> str | None:
             module = importlib.import_module(module_name)
         except Exception as exc:  # any error of user code at import time
             where = "" if module_name in str(exc) else f" {module_name!r}"
-            return f"cannot import{where}: {type(exc).__name__}: {_first_line(exc)}"
+            problem = f"cannot import{where}: {type(exc).__name__}: {_first_line(exc)}"
+            # The plugin's own package is not found (not a module it imports in turn).
+            missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+            if missing and (module_name == missing or module_name.startswith(missing + ".")):
+                problem += f" ({IMPORT_HINT})"
+            return problem
         obj: object = module
         for part in attr_path.split("."):
             if not hasattr(obj, part):

@@ -17,7 +17,13 @@ MISSING_PROGRAM = "cmd:uploadbench-no-such-program-xyz {path} {url}"
     [
         (MISSING_PROGRAM, "program 'uploadbench-no-such-program-xyz' is not on PATH"),
         ("cmd:./no/such/uploader {path}", "program './no/such/uploader' does not exist"),
-        ("tests.factories.no_such_module:Uploader", "cannot import"),
+        (
+            "tests.factories.no_such_module:Uploader",
+            "cannot import: ModuleNotFoundError: No module named "
+            "'tests.factories.no_such_module' (the worker imports from the current directory "
+            "and PYTHONPATH: run from the folder that holds the package, or add it to "
+            "PYTHONPATH)",
+        ),
         ("tests.factories.uploaders:NoSuchUploader", "has no attribute 'NoSuchUploader'"),
         ("tests.factories.runs:tiny", "tiny() failed"),
     ],
