@@ -222,13 +222,13 @@ def _outcome(
                 base_c = layout.stand_in(provider, threshold.baseline, concurrency)
                 if base_c is None:
                     ran = layout.ran(provider, threshold.baseline)
-                    where = ", ".join(f"c={c}" for c in ran) or "nowhere"
-                    results.append(
-                        CellResult(
-                            provider, concurrency, None, None,
-                            f"{threshold.baseline!r} ran at {where}, not at c={concurrency}",
-                        )
-                    )  # fmt: skip
+                    where = ", ".join(f"c={c}" for c in ran)
+                    why = (
+                        f"{threshold.baseline!r} ran at {where}, not at c={concurrency}"
+                        if ran
+                        else f"{threshold.baseline!r} did not run on {provider}"
+                    )
+                    results.append(CellResult(provider, concurrency, None, None, why))
                     continue
                 base_rows = rows.get(Cell(provider, threshold.baseline, base_c), ())
             label = threshold.baseline or ""
