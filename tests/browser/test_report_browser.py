@@ -169,7 +169,7 @@ def test_report_opens_offline_without_errors(
         sum(1 for c in gates if c["verdict"] == "regressed")
     )
     assert seen["headline"]["exit-code"] == str(nightly_report["comparison"]["exit_code"])
-    assert seen["headline"]["verdict"].startswith("Regression")
+    assert seen["headline"]["verdict"].startswith("Failed: 1 regression(s)")
     # the scenario named <script>alert(1)</script> stayed text (and no dialog opened)
     assert "<script>alert(1)</script>" in seen["scenario_names"]
     assert seen["data"]["run_id"] == nightly_report["results"]["run_id"]
