@@ -54,6 +54,8 @@ class RunCommand:
         add("--cache-dir", type=Path, help="file-set cache (default: $XDG_CACHE_HOME/uploadbench/filesets)")  # noqa: E501  # fmt: skip
         add("--no-history", action="store_true", help="do not add this run to the history")
         add("--no-report", action="store_true", help="do not write the HTML report")
+        # hidden: the A/A order benchmark's "before" (benchmarks/aa_order.py); not a user knob
+        add("--order", choices=("random", "fixed"), default="random", help=argparse.SUPPRESS)
         add("--resume", metavar="RUN", help=f"finish an interrupted or killed run, {RUN_HELP}: run only the trials it lacks (same scenarios and options)")  # noqa: E501  # fmt: skip
 
     def run(self, args: argparse.Namespace) -> int:
@@ -73,7 +75,7 @@ class RunCommand:
                 scenarios, out_dir=reports, repeats=args.repeats, quick=args.quick,
                 variants=args.variants, shard=args.shard, progress=bar, seed=args.seed,
                 clock=lambda: datetime.now(UTC), rng=random.Random(), cache_dir=cache_dir,
-                resume=where.results if where else None,
+                resume=where.results if where else None, order=args.order,
             )  # fmt: skip
         # the runner writes a checked ResultsDoc; its type says dict until the runner's does
         doc = outcome.document
