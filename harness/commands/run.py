@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import fileset
-from harness.analysis.summary import summarize_run, summary_json
+from harness.analysis.summary import sample_time, summarize_run, summary_json
 from harness.commands.options import (
     EXIT_CODES_HELP,
     REPORTS_DEFAULT,
@@ -113,6 +113,7 @@ class RunCommand:
             render_run(
                 console_for(stderr=False), summaries, comparison,
                 run_id=outcome.run_id, trials=outcome.trials, shard=args.shard,
+                sample=sample_time(doc),
             )  # fmt: skip
         for line in _after_run(args, outcome, reports, comparison):
             print(line, file=sys.stderr)
