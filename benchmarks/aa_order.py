@@ -1,6 +1,6 @@
 """Is there an order effect within a repeat? An A/A run of two identical variants, with the
 cells of each repeat in the scenario's fixed order (a, b, a, b, ...: the old plan, kept
-reachable as the hidden ``uploadbench run --order fixed``) and in the seeded random order
+reachable as ``uploadbench run --order fixed``) and in the seeded random order
 of each repeat (the default since issue 14).
 
 The two variants are the reference uploader under two names: ``a = "async"`` and

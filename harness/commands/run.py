@@ -54,8 +54,7 @@ class RunCommand:
         add("--cache-dir", type=Path, help="file-set cache (default: $XDG_CACHE_HOME/uploadbench/filesets)")  # noqa: E501  # fmt: skip
         add("--no-history", action="store_true", help="do not add this run to the history")
         add("--no-report", action="store_true", help="do not write the HTML report")
-        # hidden: the A/A order benchmark's "before" (benchmarks/aa_order.py); not a user knob
-        add("--order", choices=("random", "fixed"), default="random", help=argparse.SUPPRESS)
+        add("--order", choices=("random", "fixed"), default="random", help="order of the cells within each repeat: random, drawn from the scenario's seed (default), or fixed, the scenario's own order (to compare order effects, benchmarks/aa_order.py)")  # noqa: E501  # fmt: skip
         add("--resume", metavar="RUN", help=f"finish an interrupted or killed run, {RUN_HELP}: run only the trials it lacks (same scenarios and options)")  # noqa: E501  # fmt: skip
 
     def run(self, args: argparse.Namespace) -> int:
