@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from harness.analysis.summary import ScenarioSummary, SummaryRow
+from harness.analysis.summary import SampleTime, ScenarioSummary, SummaryRow
 from harness.compare import RunComparison
 from harness.metrics import MISSING, metric
 
@@ -192,12 +192,17 @@ def render_run(
     run_id: str,
     trials: int,
     shard: tuple[int, int] | None = None,
+    sample: SampleTime | None = None,
 ) -> None:
     """``uploadbench run``'s results: the summary tables, compare's own lines (the gating
-    headline, each gating check that is not plainly fine, the notes) and the exit code."""
+    headline, each gating check that is not plainly fine, the notes), the sample
+    efficiency (``sample``: how much of the run's time measured uploads) and the exit
+    code."""
     render_summary(summaries, console)
     for line in comparison.lines:
         console.print(escape(line), highlight=False)
+    if sample is not None:
+        console.print(escape(sample.message), highlight=False)
     if shard:
         console.print(
             f"shard {shard[0]}/{shard[1]}: thresholds and comparisons are decided after "

@@ -35,7 +35,7 @@ from harness.checks import charge_lost_files, count_connections, judge_records, 
 from harness.checks import mock_summary as summarise_mock
 from harness.errors import HarnessError
 from harness.metrics import METRIC_NAMES
-from harness.plan import Trial
+from harness.plan import Order, Trial
 from harness.preflight import check_variants
 from harness.results import ResultsDoc, ResultsStore, TrialDoc, environment, format_utc, new_run_id
 from harness.rig.layout import metadata_project_url, provider_url
@@ -156,6 +156,7 @@ class _Run:
             "variant": trial.variant,  # the name: what baseline, thresholds and reports use
             "concurrency": trial.concurrency,
             "repeat": trial.repeat,
+            "order": trial.order,  # where it ran within its round (harness.plan)
             "warmup": bool(trial.warmup),
             "profiled": profiled,
             "status": "ok" if answer.result is not None else "harness_error",
@@ -276,11 +277,14 @@ def _plan(
     quick: bool,
     variants: Sequence[str] | None,
     shard: tuple[int, int] | None,
+    order: Order,
 ) -> list[tuple[Scenario, list[Trial]]]:
     from harness.plan import plan_trials
     from harness.plan import shard as shard_trials
 
-    trials = plan_trials(scenarios, repeats_override=repeats, variants_filter=variants, quick=quick)
+    trials = plan_trials(
+        scenarios, repeats_override=repeats, variants_filter=variants, quick=quick, order=order
+    )
     if shard is not None:
         trials = shard_trials(trials, *shard)
     return [(s, [t for t in trials if t.scenario == s.name]) for s in scenarios]
@@ -309,6 +313,7 @@ def run_scenarios(
     cache_dir: Path,
     python: str = sys.executable,
     resume: Path | None = None,
+    order: Order = "random",
 ) -> RunOutcome:
     """Run every planned trial of ``scenarios`` and write ``out_dir/<run-id>/results.json``.
 
@@ -320,11 +325,14 @@ def run_scenarios(
     fails (the mock dies, a server does not start); trials finished by then stay on disk
     with ``complete: false``. Ctrl-C (SIGINT) stops after killing the running worker and
     returns with ``interrupted`` set. ``resume`` (an unfinished run's results file) runs
-    only the trials it lacks."""
+    only the trials it lacks. ``order`` is the order of the cells within each round
+    (:func:`harness.plan.plan_trials`: random by default, ``"fixed"`` for comparisons)."""
     from harness.fileset import materialize
 
     now = clock or (lambda: datetime.now(UTC))
-    plans = _plan(scenarios, repeats=repeats, quick=quick, variants=variants, shard=shard)
+    plans = _plan(
+        scenarios, repeats=repeats, quick=quick, variants=variants, shard=shard, order=order
+    )
     if resume is not None:
         store = ResultsStore.reopen(resume)
         plans = _missing(plans, store, shard)

@@ -13,8 +13,9 @@ the report read too.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from harness.analysis.cells import (
@@ -39,9 +40,15 @@ from harness.results.contract import ResultsDoc, ScenarioDoc, TrialDoc
 from harness.thresholds import Threshold
 
 __all__ = [
+    "SampleTime",
     "ScenarioSummary",
     "SummaryRow",
     "harness_error_reasons",
+    "measured_upload_seconds",
+    "run_seconds",
+    "sample_efficiency",
+    "sample_time",
+    "scenario_sample_efficiency",
     "summarize_run",
     "summarize_scenario",
     "summary_json",
@@ -202,3 +209,102 @@ def summary_json(summaries: Sequence[ScenarioSummary]) -> list[dict[str, Any]]:
         data["thresholds_failed"] = s.thresholds_failed
         out.append(data)
     return out
+
+
+# --- sample efficiency: how much of a run's time measured uploads (issue 14) -------------
+
+
+def measured_upload_seconds(trials: Iterable[TrialDoc]) -> float:
+    """Sum of ``wall_s`` over the timing trials (ok, not warm-up, not profiled): the
+    seconds of uploads that enter a statistic."""
+    return sum(
+        float(wall)
+        for t in timing_trials(trials)
+        if isinstance(wall := (t.get("metrics") or {}).get("wall_s"), int | float)
+    )
+
+
+def _seconds_between(started: object, finished: object) -> float | None:
+    if not isinstance(started, str) or not isinstance(finished, str):
+        return None
+    try:
+        seconds = (
+            datetime.fromisoformat(finished) - datetime.fromisoformat(started)
+        ).total_seconds()
+    except ValueError:
+        return None
+    return seconds if seconds > 0 else None
+
+
+def run_seconds(doc: ResultsDoc) -> float | None:
+    """The run's wall-clock seconds, ``finished_at - started_at`` (whole seconds in the
+    document). A merged run: the sum of its shards' durations when ``merged_from`` records
+    each shard's ``started_at`` and ``finished_at`` (the shards ran side by side, so the
+    merged span would undercount), else None. None for a run that has not finished. A
+    resumed run's span includes the time it lay interrupted."""
+    merged = doc.get("merged_from")
+    if merged:
+        spans = [_seconds_between(m.get("started_at"), m.get("finished_at")) for m in merged]
+        return None if any(s is None for s in spans) else sum(s for s in spans if s is not None)
+    return _seconds_between(doc.get("started_at"), doc.get("finished_at"))
+
+
+def sample_efficiency(doc: ResultsDoc) -> float | None:
+    """Measured upload seconds / run seconds (:func:`measured_upload_seconds` over every
+    scenario, :func:`run_seconds`); None when the run's duration is unknown."""
+    return sample_time(doc).efficiency
+
+
+def scenario_sample_efficiency(scenario: ScenarioDoc) -> float | None:
+    """One scenario's measured upload seconds / the ``duration_s`` of all its trials
+    (warm-ups, profiled and failed ones included: they are what the measurement cost); None
+    when a trial lacks ``duration_s`` or there is none."""
+    durations = [t.get("duration_s") for t in scenario["trials"]]
+    if not durations or not all(isinstance(d, int | float) for d in durations):
+        return None
+    total = sum(float(d) for d in durations if isinstance(d, int | float))
+    return measured_upload_seconds(scenario["trials"]) / total if total > 0 else None
+
+
+@dataclass(frozen=True)
+class SampleTime:
+    """A run's sample efficiency with its parts, and per scenario (name -> ratio of its
+    trials' time, :func:`scenario_sample_efficiency`)."""
+
+    measured_s: float
+    run_s: float | None
+    scenarios: Mapping[str, float | None] = field(default_factory=dict)
+
+    @property
+    def efficiency(self) -> float | None:
+        return None if self.run_s is None else self.measured_s / self.run_s
+
+    @property
+    def message(self) -> str:
+        """The one sentence the console and the report print."""
+        if self.run_s is None:
+            return (
+                f"sample efficiency: n/a ({self.measured_s:.1f} s of measured uploads; the "
+                "run's duration is unknown: unfinished, or merged without its shards' times)"
+            )
+        return (
+            f"sample efficiency: {self.measured_s / self.run_s:.0%} of the run's time "
+            f"measured uploads ({self.measured_s:.1f} s of {self.run_s:.1f} s)"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "efficiency": self.efficiency,
+            "measured_upload_s": self.measured_s,
+            "run_s": self.run_s,
+            "scenarios": dict(self.scenarios),
+        }
+
+
+def sample_time(doc: ResultsDoc) -> SampleTime:
+    """:func:`sample_efficiency` with its parts, and each scenario's."""
+    return SampleTime(
+        measured_s=sum(measured_upload_seconds(s["trials"]) for s in doc["scenarios"]),
+        run_s=run_seconds(doc),
+        scenarios={s["name"]: scenario_sample_efficiency(s) for s in doc["scenarios"]},
+    )

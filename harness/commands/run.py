@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from harness import fileset
-from harness.analysis.summary import summarize_run, summary_json
+from harness.analysis.summary import sample_time, summarize_run, summary_json
 from harness.commands.options import (
     EXIT_CODES_HELP,
     REPORTS_DEFAULT,
@@ -54,6 +54,7 @@ class RunCommand:
         add("--cache-dir", type=Path, metavar="DIR", help="file-set cache (default: $XDG_CACHE_HOME/uploadbench/filesets)")  # noqa: E501  # fmt: skip
         add("--no-history", action="store_true", help="do not add this run to the history")
         add("--no-report", action="store_true", help="do not write the HTML report")
+        add("--order", choices=("random", "fixed"), default="random", help="order of the cells within each repeat: random, drawn from the scenario's seed (default), or fixed, the scenario's own order (to compare order effects, benchmarks/aa_order.py)")  # noqa: E501  # fmt: skip
         add("--resume", metavar="RUN", help=f"finish an interrupted or killed run, {RUN_HELP}: run only the trials it lacks (same scenarios and options)")  # noqa: E501  # fmt: skip
 
     def run(self, args: argparse.Namespace) -> int:
@@ -73,7 +74,7 @@ class RunCommand:
                 scenarios, out_dir=reports, repeats=args.repeats, quick=args.quick,
                 variants=args.variants, shard=args.shard, progress=bar, seed=args.seed,
                 clock=lambda: datetime.now(UTC), rng=random.Random(), cache_dir=cache_dir,
-                resume=where.results if where else None,
+                resume=where.results if where else None, order=args.order,
             )  # fmt: skip
         # the runner writes a checked ResultsDoc; its type says dict until the runner's does
         doc = outcome.document
@@ -111,6 +112,7 @@ class RunCommand:
             render_run(
                 console_for(stderr=False), summaries, comparison,
                 run_id=outcome.run_id, trials=outcome.trials, shard=args.shard,
+                sample=sample_time(doc),
             )  # fmt: skip
         for line in _after_run(args, outcome, reports, comparison):
             print(line, file=sys.stderr)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from harness.analysis.cells import cell_samples
 from harness.analysis.integrity import allowed_data_loss, likely_misconfigurations
-from harness.analysis.summary import harness_error_reasons
+from harness.analysis.summary import harness_error_reasons, sample_time
 from harness.compare.baseline import baseline_checks, noise_runs
 from harness.compare.gate import data_lost_checks, exit_code_for, threshold_checks
 from harness.compare.model import Check, Policy, RunComparison, no_baseline_check
@@ -103,7 +103,8 @@ def compare_run(
     """Thresholds (unless ``thresholds`` is false: a shard's are decided after the merge),
     data lost, likely misconfigurations and harness-error reasons (as notes), variant checks (unless
     ``variant_checks`` is false), and (when given) checks against ``history`` entries or
-    against ``baseline_run``, for every scenario of ``results``. Pure.
+    against ``baseline_run``, for every scenario of ``results``, and the run's sample
+    efficiency (:func:`harness.analysis.summary.sample_time`: describes, never gates). Pure.
 
     History entries must be comparable (same scenario hash and environment fingerprint,
     :func:`harness.history.select_comparable` picks them); a scenario without any gets one
@@ -163,6 +164,7 @@ def compare_run(
         exit_code=exit_code_for(checks, harness_errors),
         notes=tuple(all_notes),
         harness_errors=harness_errors,
+        sample_efficiency=sample_time(results).as_dict(),
     )
 
 

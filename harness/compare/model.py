@@ -142,6 +142,9 @@ class RunComparison:
     exit_code: int
     notes: tuple[str, ...] = ()
     harness_errors: int = 0
+    # harness.analysis.summary.SampleTime.as_dict() of the run: measured upload seconds /
+    # run seconds; describes, never gates
+    sample_efficiency: Mapping[str, Any] | None = None
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -208,6 +211,9 @@ class RunComparison:
             "harness_errors": self.harness_errors,
             "summary": self.summary,
             "notes": list(self.notes),
+            "sample_efficiency": (
+                None if self.sample_efficiency is None else dict(self.sample_efficiency)
+            ),
             "checks": [c.to_dict() for c in self.checks],
         }
 

@@ -23,6 +23,7 @@ from markupsafe import Markup
 from harness.analysis.ablation import ablation_rows
 from harness.analysis.claims import ClaimRow, claim_rows
 from harness.analysis.memory import memory_slope_by_variant
+from harness.analysis.summary import sample_time
 from harness.metrics import METRIC_TABLE
 from harness.report import checks as check_tables
 from harness.report import tables
@@ -33,7 +34,7 @@ from harness.report.plots import Plotter
 from harness.report.trends import HistoryKey, history_series
 from harness.report.view import ScenarioData, scenarios_of
 from harness.report.warnings import report_warnings
-from harness.results.contract import TrialDoc
+from harness.results.contract import ResultsDoc, TrialDoc
 
 __all__ = ["REPORT_DATA_VERSION", "render_report", "report_data"]
 
@@ -256,6 +257,8 @@ def render_report(
         run_id=str(results.get("run_id") or "unknown run"),
         started_at=str(results.get("started_at") or ""),
         finished_at=str(results.get("finished_at") or ""),
+        # the analysis layer's sentence, as the console prints it
+        sample_efficiency=sample_time(cast(ResultsDoc, results)).message,
         head=head,
         other_checks=_markup(check_tables.checks_table(elsewhere)) if elsewhere else None,
         claims=Markup(tables.claims_table(claims)),  # noqa: S704 - pandas escaped it

@@ -107,6 +107,9 @@ class TrialDoc(TypedDict):
     mock: dict[str, Any] | None
     profile: dict[str, Any] | None
     file_size_bytes: NotRequired[int]
+    # position within its round (warm-up round, repeat, profiled trials): the plan's
+    # shuffled order (harness.plan); older documents lack it
+    order: NotRequired[int]
     lost_files: NotRequired[list[LostFile]]
     # a trial added by ``compare --confirm``: the run id it confirms
     confirmation_of: NotRequired[str]

@@ -80,7 +80,16 @@ def merge_results(
         "finished_at": max((doc.get("finished_at") or "" for doc in docs), default="") or None,
         "complete": (all_shards or unsharded) and all(doc.get("complete") for doc in docs),
         "shard": None,
-        "merged_from": [{"run_id": doc["run_id"], "shard": doc.get("shard")} for doc in docs],
+        # each shard's own span: the run's time is their sum (sample efficiency)
+        "merged_from": [
+            {
+                "run_id": doc["run_id"],
+                "shard": doc.get("shard"),
+                "started_at": doc["started_at"],
+                "finished_at": doc.get("finished_at"),
+            }
+            for doc in docs
+        ],
         "environment": copy.deepcopy(first["environment"]),
         "scenarios": list(scenarios.values()),
     }

@@ -298,6 +298,7 @@ def test_to_dict_is_json_and_deterministic(tmp_path: Path) -> None:
         "harness_errors",
         "summary",
         "notes",
+        "sample_efficiency",
         "checks",
     ]
     keys = set(doc["checks"][0])

@@ -1,4 +1,5 @@
-"""Trial order (warm-ups, interleaved repeats, profiled last) and deterministic shards."""
+"""Trial order (warm-ups, interleaved repeats shuffled per round, profiled last) and
+deterministic shards."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def cells(trials: list[Trial]) -> list[tuple[str, int, int, str]]:
 
 
 def test_order_warmups_interleaved_repeats_then_profiled() -> None:
-    trials = plan_trials([make()])
+    trials = plan_trials([make()], order="fixed")
     assert cells(trials) == [
         ("sync", 1, 0, "warmup"),
         ("async", 1, 0, "warmup"),
@@ -50,13 +51,72 @@ def test_order_warmups_interleaved_repeats_then_profiled() -> None:
     assert {t.scenario for t in trials} == {"s"}
     assert {t.provider for t in trials} == {"supabase"}
     assert [t.measured for t in trials].count(True) == 6
+    assert [t.order for t in trials] == [0, 1, 2] * 4
+
+
+def rounds(trials: list[Trial]) -> dict[tuple[str, str, int, str], list[Trial]]:
+    """Trials by (scenario, provider, repeat, role), in run order."""
+    out: dict[tuple[str, str, int, str], list[Trial]] = {}
+    for t in trials:
+        role = "warmup" if t.warmup else "profile" if t.profiled else ""
+        out.setdefault((t.scenario, t.provider, t.repeat, role), []).append(t)
+    return out
+
+
+def test_random_order_shuffles_each_round_and_records_the_position() -> None:
+    s = make(variants=["sync", "naive-async", "async"], repeats=8, warmups=2)
+    fixed = plan_trials([s], order="fixed")
+    shuffled = plan_trials([s])
+    # the same trials, the same rounds in the same sequence (interleaving kept)
+    assert sorted(t.key for t in shuffled) == sorted(t.key for t in fixed)
+    assert [(t.repeat, t.warmup, t.profiled) for t in shuffled] == [
+        (t.repeat, t.warmup, t.profiled) for t in fixed
+    ]
+    assert [t.index for t in shuffled] == list(range(len(shuffled)))
+    by_round = rounds(shuffled)
+    for trials in by_round.values():
+        assert [t.order for t in trials] == list(range(len(trials)))
+
+    # measured repeats and warm-up rounds are shuffled, not all alike
+    def cell_orders(role: str) -> set[tuple[str, ...]]:
+        return {
+            tuple(t.key.split("|r=")[0] for t in ts)
+            for (_, _, _, r), ts in by_round.items()
+            if r == role
+        }
+
+    assert len(cell_orders("")) > 1
+    assert len(cell_orders("warmup")) == 2
+    # profiled trials keep the definition's order
+    assert [t.key for t in shuffled if t.profiled] == [t.key for t in fixed if t.profiled]
+
+
+def test_random_order_is_deterministic_for_a_scenario_and_follows_its_seed() -> None:
+    s = make(variants=["sync", "naive-async", "async"], concurrency=[1, 2, 4], repeats=6)
+    first = plan_trials([s])
+    assert first == plan_trials([s])  # shards and --resume rely on it
+    reseeded = make(
+        variants=["sync", "naive-async", "async"],
+        concurrency=[1, 2, 4],
+        repeats=6,
+        files={"count": 1, "sizes": ["1KiB"], "seed": 7},
+    )
+    other_seed = plan_trials([reseeded])
+    assert [t.key for t in other_seed] != [t.key for t in first]
+    assert sorted(t.key for t in other_seed) == sorted(t.key for t in first)
+
+
+def test_unknown_order_is_refused() -> None:
+    with pytest.raises(HarnessError, match="order must be"):
+        plan_trials([make()], order="abba")  # type: ignore[arg-type]
 
 
 def test_keys_are_unique_and_stable() -> None:
     trials = plan_trials([make(), make("t", providers=[{"kind": "kimi"}, {"kind": "glm"}])])
     keys = [t.key for t in trials]
     assert len(set(keys)) == len(keys)
-    assert keys[0] == "s|supabase|sync|c=1|r=0|warmup"
+    assert keys[0].endswith("|r=0|warmup")
+    assert "s|supabase|sync|c=1|r=0|warmup" in keys
     assert "s|supabase|async|c=4|r=1" in keys
     assert "s|supabase|async|c=4|r=0|profile" in keys
     assert keys == [
@@ -113,8 +173,10 @@ def test_bad_shard(k: int, n: int) -> None:
 def test_public_names() -> None:
     assert set(plan_module.__all__) == {
         "QUICK_REPEATS",
+        "Order",
         "Trial",
         "plan_trials",
+        "round_order",
         "shard",
         "variant_concurrencies",
     }

@@ -202,6 +202,10 @@ def test_merge_joins_shards_in_plan_order(tmp_path: Path) -> None:
     assert merged["shard"] is None
     assert [t["index"] for t in merged["scenarios"][0]["trials"]] == [0, 1, 2]
     assert len(merged["merged_from"]) == 2
+    # each shard's span is kept: the merged run's time is their sum (sample efficiency)
+    assert {(m["started_at"], m["finished_at"]) for m in merged["merged_from"]} == {
+        (one["started_at"], "2026-11-28T10:31:00Z")
+    }
     # Only one of two shards: not complete.
     assert merge_results([one])["complete"] is False
 
