@@ -158,6 +158,8 @@ def test_a_dead_mock_stops_the_run_with_one_line_and_keeps_finished_trials(
         out,
         "--against",
         "none",
+        "--order",
+        "fixed",  # sync, then the killer, then async: the order this test is about
         "--no-report",
         "--cache-dir",
         tmp_path / "c",
