@@ -124,6 +124,7 @@ def _after_run(
 ) -> list[str]:
     """Add a finished, whole run to the history and write its report (marked incomplete
     after Ctrl-C, with no verdict: an incomplete run is no night to compare with)."""
+    from harness.analysis.integrity import data_lost
     from harness.history import append_run, history_root
 
     doc, lines = outcome.document, []
@@ -134,7 +135,11 @@ def _after_run(
             f"finish it with: uploadbench run ... --reports {reports} --resume {outcome.run_id}",
         ]
     # Shards and interrupted runs are refused by append_run: merge or re-run first.
-    if not args.no_history and not doc.get("shard") and doc.get("complete"):
+    lost = [loss for s in doc["scenarios"] for loss in data_lost(s)]
+    if lost and not args.no_history:
+        # a night whose files the provider does not hold is no baseline for later nights
+        lines.append("history: not added (data lost)")
+    elif not args.no_history and not doc.get("shard") and doc.get("complete"):
         written = append_run(history_root(reports), doc)
         lines.append(f"history: {len(written)} file(s) under {history_root(reports)}")
     if not args.no_report:

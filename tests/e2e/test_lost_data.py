@@ -50,3 +50,9 @@ def test_lost_data_fails_the_run_without_any_threshold(corrupt_run: RunDone) -> 
     done, _ = corrupt_run
     assert done.returncode == 1, done.stderr[-3000:]
     assert "data lost" in done.stdout + done.stderr
+
+
+def test_a_night_that_lost_data_is_no_baseline(corrupt_run: RunDone) -> None:
+    done, out = corrupt_run
+    assert "history: not added (data lost)" in done.stdout + done.stderr
+    assert not (out / "history").exists()
