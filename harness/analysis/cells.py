@@ -24,7 +24,12 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from harness.metrics import METRIC_NAMES, PROFILED_METRICS
-from harness.results.contract import ScenarioDoc, TrialDoc
+from harness.results.contract import (
+    ScenarioDoc,
+    TrialDoc,
+    is_profiled_trial,
+    is_timing_trial,
+)
 
 __all__ = [
     "Cell",
@@ -73,16 +78,12 @@ def baseline_of(scenario: ScenarioDoc) -> str:
 
 def timing_trials(trials: Iterable[TrialDoc]) -> Iterator[TrialDoc]:
     """Trials whose timings count: ``ok``, not a warm-up, not profiled."""
-    for trial in trials:
-        if trial["status"] == "ok" and not trial.get("warmup") and not trial.get("profiled"):
-            yield trial
+    yield from (trial for trial in trials if is_timing_trial(trial))
 
 
 def profiled_trials(trials: Iterable[TrialDoc]) -> Iterator[TrialDoc]:
     """Trials whose heap peak counts: ``ok``, profiled, not a warm-up."""
-    for trial in trials:
-        if trial["status"] == "ok" and trial.get("profiled") and not trial.get("warmup"):
-            yield trial
+    yield from (trial for trial in trials if is_profiled_trial(trial))
 
 
 def group_cells(trials: Iterable[TrialDoc]) -> dict[Cell, list[TrialDoc]]:

@@ -16,19 +16,14 @@ from typing import Any, cast
 
 from harness.analysis import stats
 from harness.analysis.ablation import spec_of
-from harness.analysis.cells import Cell
 from harness.analysis.cells import cell_samples as scenario_samples
+from harness.analysis.cells import group_cells, timing_trials
 from harness.analysis.claims import scenario_providers
 from harness.metrics import MISSING
 from harness.report.format import is_number
-from harness.results.contract import ScenarioDoc
+from harness.results.contract import ScenarioDoc, TrialDoc, is_profiled_trial
 
-__all__ = ["Group", "LostFile", "ScenarioData", "is_timing_trial", "scenarios_of"]
-
-
-def is_timing_trial(trial: Mapping[str, Any]) -> bool:
-    """Whether a trial may enter a timing statistic (the contract's rule)."""
-    return trial.get("status") == "ok" and not trial.get("warmup") and not trial.get("profiled")
+__all__ = ["Group", "LostFile", "ScenarioData", "scenarios_of"]
 
 
 @dataclass(frozen=True)
@@ -179,20 +174,13 @@ def scenarios_of(results: Mapping[str, Any]) -> list[ScenarioData]:
     out = []
     for scenario in results.get("scenarios") or ():
         trials = list(scenario.get("trials") or ())
-        grouped: dict[tuple[str, str, int], list[Mapping[str, Any]]] = {}
-        for trial in trials:
-            if is_timing_trial(trial):
-                key = (
-                    str(trial.get("provider") or ""),
-                    str(trial.get("variant", "")),
-                    int(trial.get("concurrency") or 1),
-                )
-                grouped.setdefault(key, []).append(trial)
+        # the one grouping into cells, of the trials the contract lets into timing statistics
+        grouped = group_cells(timing_trials(cast(list[TrialDoc], trials)))
         samples = (
             scenario_samples(cast(ScenarioDoc, {**scenario, "trials": trials})) if grouped else {}
         )
         groups = tuple(
-            Group(provider, variant, concurrency, tuple(cell), samples.get(Cell(*key), {}))
+            Group(provider, variant, concurrency, tuple(cell), samples.get(key, {}))
             for key, cell in grouped.items()
             for provider, variant, concurrency in [key]
         )
@@ -202,7 +190,7 @@ def scenarios_of(results: Mapping[str, Any]) -> list[ScenarioData]:
                 baseline=str(scenario.get("baseline") or "sync"),
                 definition=scenario.get("definition") or {},
                 groups=groups,
-                profiled=tuple(t for t in trials if t.get("status") == "ok" and t.get("profiled")),
+                profiled=tuple(t for t in trials if is_profiled_trial(t)),
                 failed=tuple(t for t in trials if t.get("status") != "ok"),
                 providers=tuple(
                     scenario_providers(cast(ScenarioDoc, {**scenario, "trials": trials}))

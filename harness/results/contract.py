@@ -8,6 +8,7 @@ some trial kinds lack (a sweep's ``file_size_bytes``, a profiled trial's ``profi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, NotRequired, TypedDict
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "ScenarioDoc",
     "TrialDoc",
     "TrialStatus",
+    "is_profiled_trial",
+    "is_timing_trial",
 ]
 
 # Schema history (bump on any incompatible change; readers refuse versions they do not
@@ -137,3 +140,15 @@ class ResultsDoc(TypedDict):
     complete: NotRequired[bool]
     shard: NotRequired[Any]
     merged_from: NotRequired[list[dict[str, Any]]]
+
+
+def is_timing_trial(trial: Mapping[str, Any]) -> bool:
+    """The contract's rule for timing statistics: only a trial with ``status == "ok"``, not
+    a warm-up and not profiled (memray's overhead makes a profiled trial's timings
+    meaningless) may enter one. Every selection of timing trials calls this."""
+    return trial.get("status") == "ok" and not trial.get("warmup") and not trial.get("profiled")
+
+
+def is_profiled_trial(trial: Mapping[str, Any]) -> bool:
+    """A trial whose heap peak counts: ``ok``, profiled, not a warm-up."""
+    return trial.get("status") == "ok" and bool(trial.get("profiled")) and not trial.get("warmup")

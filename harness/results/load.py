@@ -23,6 +23,7 @@ from harness.results.contract import (
     SCHEMA_VERSION,
     ResultsDoc,
     TrialDoc,
+    is_timing_trial,
 )
 
 __all__ = [
@@ -109,6 +110,4 @@ def check_document(doc: Any, path: Path | str) -> None:
 def timing_trials(scenario: Mapping[str, Any]) -> Iterator[TrialDoc]:
     """The trials of a scenario that may enter a timing statistic: ``status == "ok"``,
     not a warm-up and not profiled."""
-    for trial in scenario["trials"]:
-        if trial["status"] == "ok" and not trial.get("warmup", False) and not trial["profiled"]:
-            yield trial
+    yield from (trial for trial in scenario["trials"] if is_timing_trial(trial))
