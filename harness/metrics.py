@@ -21,6 +21,7 @@ Columns:
 - ``source``: ``trial`` (every timed trial), ``profiled`` (memray trials only, never timed) or
   ``derived`` (computed across trials, e.g. the heap-peak-versus-size slope).
 - ``aliases``: short names scenario thresholds may use.
+- ``needs_event_loop``: only async variants have it (null for ``sync`` and ``cmd:``).
 - ``title``: how a person reads it in tables and plots.
 - ``definition``: what exactly is measured (the worker computes it so).
 """
@@ -70,6 +71,8 @@ class Metric:
     gating: bool = False
     source: MetricSource = "trial"
     aliases: tuple[str, ...] = ()
+    # measured only where an event loop runs the uploads (async variants); null otherwise
+    needs_event_loop: bool = False
 
     @property
     def base_unit(self) -> str:
@@ -160,17 +163,17 @@ METRIC_TABLE: Final[tuple[Metric, ...]] = (
     Metric(
         "loop_lag_p99_s", "time", "loop lag p99",
         "99th percentile of the event loop's heartbeat lateness (async variants only)",
-        min_effect=0.20, aliases=("loop_lag", "loop_lag_p99"),
+        min_effect=0.20, aliases=("loop_lag", "loop_lag_p99"), needs_event_loop=True,
     ),
     Metric(
         "loop_lag_max_s", "time", "loop lag max", "largest heartbeat lateness",
-        min_effect=0.20, aliases=("loop_lag_max",),
+        min_effect=0.20, aliases=("loop_lag_max",), needs_event_loop=True,
     ),
     Metric(
         "loop_blocked_fraction", "fraction", "loop blocked",
         "share of the trial's wall time the event loop was blocked (heartbeat late by more "
         "than its interval)",
-        min_effect=0.20, aliases=("loop_blocked",),
+        min_effect=0.20, aliases=("loop_blocked",), needs_event_loop=True,
     ),
     Metric(
         "rss_peak_bytes", "bytes", "RSS peak",

@@ -13,7 +13,7 @@ __all__ = ["undecidable_warnings"]
 
 # The event loop's metrics exist only where a loop runs the uploads: the worker leaves them
 # null for the sequential builtin and for a cmd: variant, whatever the run does.
-_LOOP_METRICS = frozenset(m.name for m in METRIC_TABLE if m.name.startswith("loop_"))
+_LOOP_METRICS = frozenset(m.name for m in METRIC_TABLE if m.needs_event_loop)
 
 
 def _has_no_loop(spec: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from harness.metrics import METRICS
 from harness.results import METRIC_NAMES, load_results
 from tests.factories.runs import REPORTS_FLAG, ROOT, TINY, tiny, trials_of, uploadbench
 
@@ -61,7 +62,7 @@ def test_smoke_run_writes_every_contract_metric_for_every_trial(
         for name in METRIC_NAMES:
             if name == "heap_peak_bytes":
                 assert metrics[name] is None  # not profiled
-            elif name.startswith("loop_"):
+            elif METRICS[name].needs_event_loop:
                 assert (metrics[name] is None) == (trial["variant"] == "sync"), name
             else:
                 assert metrics[name] is not None, (trial["key"], name)

@@ -16,25 +16,10 @@ from hypothesis import strategies as st
 from harness.errors import ScenarioError
 from harness.plan import plan_trials
 from harness.scenario import load_scenario, scenario_from_dict
+from harness.scenario.checker import TOP_KEYS
 
 KEYS = [
-    "name",
-    "description",
-    "files",
-    "providers",
-    "named_variants",
-    "variants",
-    "baseline",
-    "allow_data_loss",
-    "concurrency",
-    "repeats",
-    "warmups",
-    "deadline",
-    "profile",
-    "settings",
-    "faults",
-    "network_faults",
-    "thresholds",
+    *TOP_KEYS,  # every top-level key the loader knows, then the nested and the wrong ones
     "count",
     "sizes",
     "content",
