@@ -29,8 +29,6 @@ from harness.metrics import METRIC_KINDS as METRICS
 from harness.metrics import METRICS as METRIC_TABLE_BY_NAME
 from harness.metrics import resolve_metric as _resolve_metric
 from harness.units import (
-    format_duration,
-    format_size,
     parse_duration,
     parse_percent,
     parse_ratio,
@@ -192,19 +190,6 @@ def parse_threshold(text: str, variants: Sequence[str] | None = None) -> Thresho
 
 
 def format_metric(metric: str, value: float) -> str:
-    """A value of ``metric`` in a readable unit (for details and summaries)."""
-    kind = METRICS.get(metric, "number")
-    if kind == "time":
-        return format_duration(value)
-    if kind == "fraction":
-        return f"{value * 100:.3g}%"
-    if kind in ("bytes", "bytes_per_s"):
-        suffix = "/s" if kind == "bytes_per_s" else ""
-        if value >= 1024:
-            for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-                if value >= factor:
-                    return f"{value / factor:.3g}{unit}{suffix}"
-        return f"{format_size(int(value)) if value == int(value) else value}{suffix}"
-    if kind == "per_s":
-        return f"{value:.3g}/s"
-    return f"{value:.4g}"
+    """A value of ``metric`` in a readable unit (for details and summaries): the one
+    formatter of metric values, :func:`harness.metrics.format_value`."""
+    return format_value(METRICS.get(metric, "number"), value)
