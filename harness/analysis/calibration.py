@@ -31,9 +31,10 @@ from harness.metrics import DEFAULT_GATING_METRICS, MISSING
 from harness.results.contract import ResultsDoc
 
 if TYPE_CHECKING:
+    from harness.analysis.paired import PairedNoise
     from harness.compare import Policy
 
-__all__ = ["Calibration", "MetricNoise", "calibrate", "render"]
+__all__ = ["Calibration", "MetricNoise", "calibrate", "render", "render_paired"]
 
 
 @dataclass(frozen=True)
@@ -221,5 +222,34 @@ def render(calibration: Calibration, metrics: Sequence[str]) -> list[str]:
             f"  {row.scenario} / {row.provider} / {row.variant} / c={row.concurrency} "
             f"{row.metric}: n={row.n} median={row.median:.4g} CV={_pct(row.cv)} "
             f"robust CV={_pct(row.robust_cv)} -> normal {row.repeats_normal}, sim {sim}"
+        )
+    return lines
+
+
+def render_paired(
+    noises: Sequence[PairedNoise],
+    *,
+    effects: tuple[float, float] = (0.05, 0.10),
+    alpha: float = 0.05,
+    power: float = 0.80,
+) -> list[str]:
+    """Plain-text lines for a paired A/A run (base and head of identical code,
+    :func:`harness.analysis.paired.paired_noise`): a line saying how the numbers were
+    computed, then per cell and gating metric ``cell metric: paired sd x%, pairs to detect
+    5%: N, 10%: M`` (:func:`harness.analysis.paired.pairs_needed`). On the difference scale
+    (fractions) the sd and the changes are in percentage points."""
+    small, large = effects
+    lines = [
+        f"paired noise: sd of the pairs' log-ratios (fractions: differences); pairs to "
+        f"detect a change at alpha {alpha} with {power:.0%} power (normal approximation; "
+        "a run's Bonferroni alpha needs more)"
+    ]
+    for row in noises:
+        n_small = row.pairs_to_detect(small, alpha=alpha, power=power)
+        n_large = row.pairs_to_detect(large, alpha=alpha, power=power)
+        lines.append(
+            f"  {row.cell} {row.metric}: paired sd {_pct(row.sd)}, pairs to detect "
+            f"{small:.0%}: {n_small}, {large:.0%}: {n_large} ({row.n_pairs} pairs in "
+            f"{row.n_processes} process(es))"
         )
     return lines

@@ -40,16 +40,19 @@ __all__ = [
     "Interval",
     "MannWhitney",
     "Noise",
+    "SignedRank",
     "Verdict",
     "VerdictName",
     "bootstrap_median_ci",
     "bootstrap_ratio_ci",
+    "cluster_bootstrap_mean_ci",
     "coefficient_of_variation",
     "detection_rate",
     "mann_whitney_u",
     "median",
     "median_abs_deviation",
     "min_p_value",
+    "min_wilcoxon_p",
     "noise",
     "percentile",
     "percentiles",
@@ -60,6 +63,7 @@ __all__ = [
     "robust_cv",
     "run_to_run_floor",
     "verdict",
+    "wilcoxon_signed_rank",
 ]
 
 VerdictName = Literal["regressed", "improved", "unchanged", "inconclusive"]
@@ -537,3 +541,92 @@ def repeats_needed_simulated(
         if rate >= power:
             return n
     return None
+
+
+# Paired designs (harness.analysis.paired: base and head trials of one process and round).
+
+
+@dataclass(frozen=True)
+class SignedRank:
+    """Result of the two-sided Wilcoxon signed-rank test of paired differences against 0."""
+
+    statistic: float
+    p_value: float
+    n_nonzero: int
+    method: str
+
+
+def wilcoxon_signed_rank(differences: Samples) -> SignedRank:
+    """Two-sided Wilcoxon signed-rank test of paired differences against 0
+    (``scipy.stats.wilcoxon``, ``zero_method="zsplit"``: zero differences split their ranks
+    between both sides; ``method="auto"``: exact for up to 50 differences without zeros,
+    the normal approximation otherwise). Every difference 0 gives p = 1."""
+    values = _array(differences)
+    if values.size == 0:
+        raise ValueError("Wilcoxon signed-rank test of no differences")
+    nonzero = int(np.count_nonzero(values))
+    if nonzero == 0:
+        return SignedRank(0.0, 1.0, 0, "all differences 0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        result = sps.wilcoxon(values, zero_method="zsplit", alternative="two-sided")
+    p = float(result.pvalue)
+    return SignedRank(
+        float(result.statistic), 1.0 if math.isnan(p) else min(1.0, p), nonzero, "Wilcoxon"
+    )
+
+
+def min_wilcoxon_p(n: int) -> float:
+    """Smallest two-sided p the exact Wilcoxon signed-rank test can give with ``n``
+    nonzero differences: ``2 / 2^n`` (every difference on one side). 5 pairs give 0.0625
+    (never below 0.05), 6 give 0.031, 9 give 0.0039."""
+    if n < 1:
+        return 1.0
+    return min(1.0, 2.0 / 2.0**n)
+
+
+def cluster_bootstrap_mean_ci(
+    groups: Sequence[Samples],
+    *,
+    rng: np.random.Generator,
+    confidence: float = 0.95,
+    n_resamples: int = _DEFAULT_RESAMPLES,
+) -> Interval:
+    """CI of the mean of all values in ``groups`` (clusters, e.g. one per worker process):
+    two-stage cluster bootstrap with a percentile interval.
+
+    Method: each resample draws as many groups as there are, with replacement, then within
+    each drawn group as many values as it holds, with replacement; the statistic is the
+    mean of all drawn values. With one group this is the plain bootstrap of the mean.
+    Resampling whole groups keeps what the values of one process share (its machine state)
+    in the interval instead of counting its values as independent. Percentiles by
+    :data:`PERCENTILE_METHOD`; with fewer than ~10 values treat the interval as
+    descriptive (percentile intervals are too narrow then).
+    """
+    arrays = [_array(g) for g in groups]
+    arrays = [a for a in arrays if a.size]
+    if not arrays:
+        raise ValueError("confidence interval of no samples")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError("confidence must be within (0, 1)")
+    k = len(arrays)
+    counts = np.array([a.size for a in arrays], dtype=np.int64)
+    width = int(counts.max())
+    padded = np.zeros((k, width), dtype=np.float64)
+    for i, a in enumerate(arrays):
+        padded[i, : a.size] = a
+    chosen = rng.integers(0, k, size=(n_resamples, k))  # groups drawn per resample
+    sizes = counts[chosen]  # (resamples, k)
+    within = np.floor(rng.random((n_resamples, k, width)) * sizes[..., None]).astype(np.int64)
+    drawn = padded[chosen[..., None], within]  # (resamples, k, width)
+    used = np.arange(width)[None, None, :] < sizes[..., None]
+    means = np.where(used, drawn, 0.0).sum(axis=(1, 2)) / sizes.sum(axis=1)
+    tail = (1.0 - confidence) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail], method=PERCENTILE_METHOD)
+    return Interval(
+        float(low),
+        float(high),
+        confidence,
+        "two-stage cluster bootstrap of the mean (groups, then values within each group)",
+    )
