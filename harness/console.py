@@ -64,6 +64,12 @@ class ProgressBar:
     def start(self, total: int) -> None:
         self._task = self._progress.add_task("run", total=total, current="starting", errors="")
 
+    def extend(self, more: int) -> None:
+        """The run added ``more`` trials (pairs for an undecided head-against-base check)."""
+        if self._task is not None:
+            total = self._progress.tasks[0].total or 0
+            self._progress.update(self._task, total=total + more)
+
     def trial_started(self, label: str) -> None:
         if self._task is not None:
             self._progress.update(self._task, current=escape(label))

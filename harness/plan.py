@@ -2,21 +2,29 @@
 
 Order, for each scenario and each of its providers:
 
-1. warm-ups (discarded): ``warmups`` rounds of every (variant x concurrency);
-2. measured repeats, **interleaved**: repeat ``r`` runs every (variant x concurrency) before
-   repeat ``r + 1`` starts, so a slow drift of the machine (another job, thermal throttling)
-   spreads over all variants instead of biasing whichever ran last;
-3. profiled trials (memray, when ``profile``): one per (variant x concurrency), never timed,
-   in the scenario's order.
+1. ``repeats`` **processes**, one after the other. In each, every cell (variant x
+   concurrency, and x revision in a base-and-head run) has its own worker process, kept
+   alive for the whole repeat: it first runs ``warmups`` warm-up rounds (discarded), then
+   ``rounds`` measured rounds (pyperf's processes x values: the interpreter start, imports
+   and first connections are paid once per process, not once per sample);
+2. within each round the cells run **interleaved**, one upload set each, so base and head
+   (or two variants) of one round ran seconds apart: a slow drift of the machine spreads
+   over all of them instead of biasing whichever ran last, and base and head of a round
+   form a pair (:mod:`harness.analysis.paired`);
+3. profiled trials (memray, when ``profile``): one process per cell, never timed, in the
+   scenario's order.
 
-Within each warm-up round and each measured repeat the cells run in a **random order**,
-drawn from the scenario's file seed, its name, the provider, the round's kind and its
-index (:func:`round_order`): a fixed A, B, C, A, B, C... order gave an order effect (in an
-A/A run the second of two identical variants showed 17% more user CPU). The draw depends on
+Within each round the cells run in a **random order**, drawn from the scenario's file
+seed, its name, the provider, the round's kind, its process and its index
+(:func:`round_order`): a fixed A, B, C, A, B, C... order gave an order effect (in an A/A
+run the second of two identical variants showed 17% more user CPU). The draw depends on
 the scenario's definition only, never on the clock or ``--seed``, so the plan is the same
 for every shard and for ``--resume``; ``Trial.order`` (``order`` in ``results.json``) is
 the trial's position within its round. ``order="fixed"`` keeps the definition's order
 (the A/A benchmark's comparison, ``run --order fixed``).
+
+A trial is one round of one cell: ``Trial.repeat`` is its process, ``Trial.round`` its
+round within the process (warm-up rounds count from 0 as well, with ``warmup`` set).
 
 A size sweep (``[files] sweep = true``) adds a size axis: every cell above runs once per
 distinct file size, uploading only the files of that size (``Trial.size``), so the profiled
@@ -43,6 +51,7 @@ __all__ = [
     "Order",
     "Trial",
     "plan_trials",
+    "process_trials",
     "round_order",
     "shard",
     "variant_concurrencies",
@@ -54,7 +63,7 @@ QUICK_REPEATS = 2
 # "random": cells shuffled per round (the default); "fixed": the definition's order
 Order = Literal["random", "fixed"]
 _T = TypeVar("_T")
-Cell = tuple[str, int, int | None]  # (variant, concurrency, size)
+Cell = tuple[str, int, int | None, str | None]  # (variant, concurrency, size, revision)
 
 
 @dataclass(frozen=True)
@@ -78,11 +87,26 @@ class Trial:
     key: str
     size: int | None = None
     order: int = 0
+    round: int = 0
+    revision: str | None = None
 
     @property
     def measured(self) -> bool:
         """True for trials whose timings count (not warm-up, not profiled)."""
         return not self.warmup and not self.profiled
+
+    @property
+    def process(self) -> tuple[str, str, int, bool]:
+        """The worker processes this trial's round runs in: the trials of one process
+        group share one process per cell (:mod:`harness.runner`); a profiled trial is
+        alone in its own."""
+        return (self.scenario, self.provider, self.repeat, self.profiled)
+
+    @property
+    def cell(self) -> Cell:
+        """(variant, concurrency, size, revision): one worker process per cell and
+        process group."""
+        return (self.variant, self.concurrency, self.size, self.revision)
 
 
 def trial_key(
@@ -93,11 +117,19 @@ def trial_key(
     repeat: int,
     role: str,
     size: int | None = None,
+    round_: int | None = None,
+    revision: str | None = None,
 ) -> str:
-    """``scenario|provider|variant|c=4|r=2`` plus ``|warmup`` or ``|profile`` for those;
-    a sweep's trials have ``|size=BYTES`` after the concurrency."""
+    """``scenario|provider|variant|c=4|r=2`` plus ``|n=ROUND`` when the process runs
+    several rounds (or for a warm-up round), ``|rev=LABEL`` in a base-and-head run, and
+    ``|warmup`` or ``|profile`` for those; a sweep's trials have ``|size=BYTES`` after the
+    concurrency."""
     sized = "" if size is None else f"|size={size}"
     base = f"{scenario}|{provider}|{variant}|c={concurrency}{sized}|r={repeat}"
+    if round_ is not None:
+        base += f"|n={round_}"
+    if revision is not None:
+        base += f"|rev={revision}"
     return f"{base}|{role}" if role else base
 
 
@@ -108,14 +140,21 @@ def variant_concurrencies(scenario: Scenario, variant: str) -> tuple[int, ...]:
 
 
 def round_order(
-    scenario: Scenario, provider: str, role: str, rep: int, cells: Sequence[_T]
+    scenario: Scenario,
+    provider: str,
+    role: str,
+    rep: int,
+    cells: Sequence[_T],
+    round_: int = 0,
 ) -> list[_T]:
     """``cells`` in the order one round runs them: shuffled by a generator seeded from the
     scenario's file seed, name, the provider, the round's role (``warmup`` or ``""`` for a
-    measured repeat) and its index. A string seed is hashed with SHA-512 by
+    measured round), its process and its index. A string seed is hashed with SHA-512 by
     :class:`random.Random`, so the order is the same in every process and on every machine
     (no ``PYTHONHASHSEED``)."""
     seed = f"uploadbench-order|{scenario.files.seed}|{scenario.name}|{provider}|{role}|{rep}"
+    if round_:
+        seed += f"|{round_}"  # round 0 keeps the draw of a one-round process
     rng = random.Random(seed)
     shuffled = list(cells)
     rng.shuffle(shuffled)
@@ -128,15 +167,17 @@ def plan_trials(
     variants_filter: Sequence[str] | None = None,
     quick: bool = False,
     order: Order = "random",
+    revisions: Sequence[str] | None = None,
 ) -> list[Trial]:
     """All trials of a run in execution order.
 
-    ``repeats_override`` replaces each scenario's ``repeats``; ``variants_filter`` keeps only
-    those variant names (each must belong to at least one scenario); ``quick`` caps repeats at
-    :data:`QUICK_REPEATS` and drops warm-ups (profiled trials stay: they are the only source
-    of ``heap_peak_bytes``). File counts are not changed by the plan. ``order`` is
-    ``"random"`` (each round's cells shuffled by :func:`round_order`) or ``"fixed"`` (the
-    definition's order in every round).
+    ``repeats_override`` replaces each scenario's ``repeats`` (processes); ``variants_filter``
+    keeps only those variant names (each must belong to at least one scenario); ``quick``
+    caps repeats at :data:`QUICK_REPEATS` and drops warm-ups (profiled trials stay: they are
+    the only source of ``heap_peak_bytes``). File counts are not changed by the plan.
+    ``order`` is ``"random"`` (each round's cells shuffled by :func:`round_order`) or
+    ``"fixed"`` (the definition's order in every round). ``revisions`` (``("base",
+    "head")`` in a base-and-head run) runs every cell once per revision label.
     """
     if order not in ("random", "fixed"):
         raise HarnessError(f"order must be 'random' or 'fixed', got {order!r}")
@@ -153,68 +194,134 @@ def plan_trials(
         # trial keys start with the scenario name; two scenarios of one name would collide
         twice = sorted({n for n in names if names.count(n) > 1})
         raise HarnessError(f"scenario names must be unique in a run; repeated: {', '.join(twice)}")
+    labels: tuple[str | None, ...] = tuple(revisions) if revisions else (None,)
     trials: list[Trial] = []
-
-    def add(
-        s: Scenario,
-        provider: str,
-        cell: tuple[str, int, int | None],
-        rep: int,
-        role: str,
-        position: int,
-    ) -> None:
-        variant, conc, size = cell
-        trials.append(
-            Trial(
-                scenario=s.name,
-                scenario_hash=s.hash,
-                provider=provider,
-                variant=variant,
-                concurrency=conc,
-                repeat=rep,
-                warmup=role == "warmup",
-                profiled=role == "profile",
-                index=len(trials),
-                key=trial_key(s.name, provider, variant, conc, rep, role, size),
-                size=size,
-                order=position,
-            )
-        )
-
-    def run_round(s: Scenario, provider: str, cells: list[Cell], rep: int, role: str) -> None:
-        shuffled = cells if order == "fixed" else round_order(s, provider, role, rep, cells)
-        for position, cell in enumerate(shuffled):
-            add(s, provider, cell, rep, role, position)
-
     for s in scenarios:
         variants = [v for v in s.variants if variants_filter is None or v in variants_filter]
         sizes: tuple[int | None, ...] = s.files.sweep_sizes or (None,)
         cells: list[Cell] = [
-            (v, c, size) for size in sizes for v in variants for c in variant_concurrencies(s, v)
+            (v, c, size, label)
+            for size in sizes
+            for v in variants
+            for c in variant_concurrencies(s, v)
+            for label in labels
         ]
         repeats = repeats_override if repeats_override is not None else s.repeats
         warmups = s.warmups
         if quick:
             repeats, warmups = min(repeats, QUICK_REPEATS), 0
         for provider in (p.kind for p in s.providers):
-            for rep in range(warmups):
-                run_round(s, provider, cells, rep, "warmup")
             for rep in range(repeats):
-                run_round(s, provider, cells, rep, "")
+                trials.extend(
+                    process_trials(
+                        s, provider, cells, rep, warmups, s.rounds, order, start=len(trials)
+                    )
+                )
             if s.profile:
                 # never timed, so no order effect to remove: the definition's order
                 for position, cell in enumerate(cells):
-                    add(s, provider, cell, 0, "profile", position)
+                    trials.append(
+                        _trial(s, provider, cell, 0, 0, "profile", position, len(trials), False)
+                    )
     return trials
 
 
+def process_trials(
+    s: Scenario,
+    provider: str,
+    cells: Sequence[Cell],
+    rep: int,
+    warmups: int,
+    rounds: int,
+    order: Order = "random",
+    *,
+    start: int = 0,
+) -> list[Trial]:
+    """The trials of one process group (repeat ``rep``): ``warmups`` warm-up rounds, then
+    ``rounds`` measured rounds, each over every cell in its round's order. ``start`` is the
+    run-wide index of the first. The runner also calls this to add pairs to an undecided
+    base-and-head comparison."""
+    out: list[Trial] = []
+    keyed_rounds = rounds > 1
+    for role, count in (("warmup", warmups), ("", rounds)):
+        for rnd in range(count):
+            shuffled = (
+                list(cells) if order == "fixed" else round_order(s, provider, role, rep, cells, rnd)
+            )
+            for position, cell in enumerate(shuffled):
+                out.append(
+                    _trial(
+                        s,
+                        provider,
+                        cell,
+                        rep,
+                        rnd,
+                        role,
+                        position,
+                        start + len(out),
+                        keyed_rounds or role == "warmup",
+                    )
+                )
+    return out
+
+
+def _trial(
+    s: Scenario,
+    provider: str,
+    cell: Cell,
+    rep: int,
+    rnd: int,
+    role: str,
+    position: int,
+    index: int,
+    keyed_round: bool,
+) -> Trial:
+    variant, conc, size, revision = cell
+    return Trial(
+        scenario=s.name,
+        scenario_hash=s.hash,
+        provider=provider,
+        variant=variant,
+        concurrency=conc,
+        repeat=rep,
+        warmup=role == "warmup",
+        profiled=role == "profile",
+        index=index,
+        key=trial_key(
+            s.name,
+            provider,
+            variant,
+            conc,
+            rep,
+            role,
+            size,
+            rnd if keyed_round else None,
+            revision,
+        ),
+        size=size,
+        order=position,
+        round=rnd,
+        revision=revision,
+    )
+
+
 def shard(trials: Sequence[Trial], k: int, n: int) -> list[Trial]:
-    """The ``k``-th of ``n`` shards (1-based): every ``n``-th trial starting at ``k - 1``.
+    """The ``k``-th of ``n`` shards (1-based): every ``n``-th process group (the rounds
+    that share worker processes, :attr:`Trial.process`) starting at ``k - 1``.
 
     Round-robin keeps each shard a mix of variants and repeats (a contiguous slice would
-    give one runner all of one scenario); the shards are disjoint and their union is
-    ``trials``. Trials keep their run-wide ``index``.
+    give one runner all of one scenario); a process group stays whole, so its rounds
+    share their processes and a base round keeps its head round. The shards are disjoint
+    and their union is ``trials``. Trials keep their run-wide ``index``.
     """
     if n < 1 or not 1 <= k <= n:
         raise HarnessError(f"--shard must be K/N with 1 <= K <= N, got {k}/{n}")
-    return [t for position, t in enumerate(trials) if position % n == k - 1]
+    groups: dict[tuple[str, str, int, bool], int] = {}
+    out = []
+    for t in trials:
+        # a profiled trial is a process of its own
+        group = t.process if not t.profiled else (t.scenario, t.key, 0, True)
+        position = groups.setdefault(group, len(groups))
+        if position % n == k - 1:
+            out.append(t)
+    return out

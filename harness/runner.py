@@ -3,12 +3,20 @@
 The orchestrator never times an upload (pyperf's split). Before any trial it checks that
 every variant can run at all (:mod:`harness.preflight`), prepares the files and starts the
 rig (:mod:`harness.rig`: the mock provider, and the fault proxy of a scenario with network
-faults). For each trial it resets the mock, installs the scenario's faults, hands the
-trial's spec to a fresh worker (:mod:`harness.rig.workers`), then judges what the mock
-received (:mod:`harness.checks`): a file the provider does not hold intact is a failed
-upload, listed in the trial's ``lost_files``. Every finished trial is written atomically
-before the next starts (:class:`harness.results.ResultsStore`), so a crash keeps them and
+faults). A trial is one round of one cell (:mod:`harness.plan`); the rounds of a process
+group share one worker process per cell (:class:`harness.rig.workers.WorkerSession`),
+started at the group's first round and ended after its last. For each round it resets
+the mock, installs the scenario's faults (the same draws for every cell of the round),
+asks the cell's worker for one round, then judges what the mock received
+(:mod:`harness.checks`): a file the provider does not hold intact is a failed upload,
+listed in the trial's ``lost_files``. Every finished trial is written atomically before
+the next starts (:class:`harness.results.ResultsStore`), so a crash keeps them and
 ``--resume`` runs only the missing ones.
+
+In a base-and-head run (``revisions``) each cell runs once per revision: its worker
+imports that revision's code under test (:mod:`harness.rig.revisions`: a git worktree
+first on its import path, its own interpreter when its dependencies differ); the harness,
+mock and files are this checkout's.
 
 A worker that hangs, crashes or prints something that is not a result is recorded as
 ``status: "harness_error"`` with a one-line reason; the run goes on, and
@@ -20,11 +28,12 @@ dies stops the run with :class:`HarnessError` (every later trial would be meanin
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +50,7 @@ from harness.results import ResultsDoc, ResultsStore, TrialDoc, environment, for
 from harness.rig.layout import metadata_project_url, provider_url
 from harness.rig.process import ServerProcess
 from harness.rig.servers import MockRig, start_proxy
-from harness.rig.workers import run_worker
+from harness.rig.workers import WorkerAnswer, WorkerSession, run_worker
 from harness.scenario import Scenario
 from harness.worker import TrialSpec
 from uploader import LocalFile
@@ -53,6 +62,20 @@ PROFILE_DEADLINE_FACTOR = 2.0
 PROFILE_DEADLINE_EXTRA_S = 30.0
 
 
+class RevisionCode(Protocol):
+    """The code under test of one revision (:class:`harness.rig.revisions.Revision`)."""
+
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def python(self) -> str: ...
+
+    def worker_env(self, env: Mapping[str, str]) -> dict[str, str]: ...
+
+    def as_doc(self) -> dict[str, object]: ...
+
+
 class ProgressSink(Protocol):
     """What the runner reports while it works (the CLI draws a progress bar from it)."""
 
@@ -61,6 +84,8 @@ class ProgressSink(Protocol):
     def trial_started(self, label: str) -> None: ...
 
     def trial_finished(self, label: str, status: str) -> None: ...
+
+    def extend(self, more: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -78,6 +103,8 @@ class RunOutcome:
     # distinct reasons of this run's harness errors, one line each with its count, e.g.
     # "3x worker failed (exit code 2): ... (variant mine)"; most frequent first
     harness_error_reasons: list[str] = field(default_factory=list)
+    # what a base-and-head run did while a gating paired check was undecided, one line each
+    extensions: list[str] = field(default_factory=list)
 
 
 def trial_files(files: Sequence[LocalFile], trial: Trial) -> tuple[LocalFile, ...]:
@@ -103,7 +130,12 @@ class _Run:
         clock: Callable[[], datetime],
         monotonic: Callable[[], float],
         progress: ProgressSink | None,
+        revisions: Mapping[str, RevisionCode] | None = None,
     ) -> None:
+        self.revisions = dict(revisions or {})
+        # the worker of each cell of the current process group (harness.plan)
+        self.sessions: dict[tuple[str, int, int | None, str | None], WorkerSession] = {}
+        self.group: tuple[str, str, int, bool] | None = None
         self.store = store
         self.rig = rig
         self.python = python
@@ -129,19 +161,25 @@ class _Run:
         label = trial.key
         if self.progress is not None:
             self.progress.trial_started(label)
-        # The same fault draws for every variant of a repeat: a fair A/B within the repeat.
-        self.rig.prepare_trial(self.seed * 1_000_003 + trial.repeat, scenario.faults)
+        if trial.process != self.group:
+            self.end_group()
+            self.group = trial.process
+        # The same fault draws for every cell of a round (variants, revisions): a fair
+        # A/B within the round.
+        self.rig.prepare_trial(
+            self.seed * 1_000_003 + trial.repeat + 7919 * trial.round + 104_729 * trial.warmup,
+            scenario.faults,
+        )
         # A profiled trial always goes to the profiler: were it run as a plain worker, its
         # numbers would pass for an extra timed repeat.
         profiled = bool(trial.profiled)
-        spec = self._spec(scenario, trial, files, root_url, profiled)
-        deadline = scenario.deadline_s
-        if profiled:
-            deadline = deadline * PROFILE_DEADLINE_FACTOR + PROFILE_DEADLINE_EXTRA_S
         started_at = format_utc(self.clock())
         t0 = self.monotonic()
-        module = "harness.profile" if profiled else "harness.worker"
-        answer = run_worker(self.python, module, spec.to_json(), deadline)
+        answer = (
+            self._profiled(scenario, trial, files, root_url)
+            if profiled
+            else self._round(scenario, trial, files, root_url)
+        )
         if proxy is not None:
             # A proxy that died mid-trial made the uploads fail, not the uploader: stop.
             proxy.check_alive()
@@ -168,7 +206,10 @@ class _Run:
             "mock": summarise_mock(stats),
             "profile": None,
             "lost_files": [],
+            "round": trial.round,
         }
+        if trial.revision is not None:
+            entry["revision"] = self._revision(trial.revision).as_doc()  # type: ignore[typeddict-item]
         if trial.size is not None:
             # a sweep's point: harness.analysis.memory fits the heap peak against this size
             entry["file_size_bytes"] = trial.size
@@ -180,6 +221,66 @@ class _Run:
         self.trials += 1
         if self.progress is not None:
             self.progress.trial_finished(label, entry["status"])
+
+    def _revision(self, label: str) -> RevisionCode:
+        try:
+            return self.revisions[label]
+        except KeyError:
+            raise HarnessError(f"no code prepared for revision {label!r}") from None
+
+    def _command(self, trial: Trial, module: str) -> tuple[list[str], dict[str, str] | None]:
+        """The worker's command line and environment: this interpreter with the current
+        directory on the import path, or a revision's interpreter with ``-P`` (no current
+        directory) and the revision's code under test first on ``PYTHONPATH``."""
+        if trial.revision is None:
+            return [self.python, "-m", module], None
+        revision = self._revision(trial.revision)
+        return [revision.python, "-P", "-m", module], revision.worker_env(os.environ)
+
+    def _profiled(
+        self, scenario: Scenario, trial: Trial, files: Sequence[LocalFile], root_url: str
+    ) -> WorkerAnswer:
+        spec = self._spec(scenario, trial, files, root_url, True)
+        deadline = scenario.deadline_s * PROFILE_DEADLINE_FACTOR + PROFILE_DEADLINE_EXTRA_S
+        command, env = self._command(trial, "harness.profile")
+        return run_worker(command, spec.to_json(), deadline, env=env)
+
+    def _round(
+        self, scenario: Scenario, trial: Trial, files: Sequence[LocalFile], root_url: str
+    ) -> WorkerAnswer:
+        session = self.sessions.get(trial.cell)
+        if session is None or session.dead:
+            # the cell's first round in this group, or its worker died in an earlier one
+            if session is not None:
+                session.close()
+            spec = self._spec(scenario, trial, files, root_url, False)
+            command, env = self._command(trial, "harness.worker")
+            session = WorkerSession(command, json.loads(spec.to_json()), env=env)
+            self.sessions[trial.cell] = session
+        return session.round(
+            {
+                "trial_id": trial.key,
+                "repeat": trial.repeat,
+                "round": trial.round,
+                "warmup": trial.warmup,
+                "seed": self.seed + trial.repeat + 1000 * trial.round,
+            },
+            scenario.deadline_s,
+        )
+
+    def end_group(self) -> None:
+        """End the worker processes of the current process group."""
+        sessions, self.sessions = self.sessions, {}
+        for session in sessions.values():
+            session.close()
+        self.group = None
+
+    def kill_all(self) -> None:
+        """Ctrl-C or a rig failure: kill every worker now."""
+        sessions, self.sessions = self.sessions, {}
+        for session in sessions.values():
+            session.kill()
+            session.close()
 
     def _spec(
         self,
@@ -246,6 +347,90 @@ def _scrubbed(entry: TrialDoc, key: str) -> TrialDoc:
     return clean
 
 
+def _add_pairs(
+    runner: _Run,
+    scenario: Scenario,
+    files: Sequence[LocalFile],
+    root_url: str,
+    proxy: ServerProcess | None,
+    *,
+    labels: Sequence[str],
+    max_pairs: int,
+    max_extra_s: float | None,
+    order: Order,
+) -> list[str]:
+    """More pairs while a gating paired check of ``scenario`` is inconclusive (Chromium
+    Pinpoint's "more attempts while unknown"): each step adds one process group of the
+    scenario's ``rounds`` (warm-ups first) for the undecided cells only, both revisions,
+    in the next repeat. Stops when every gating check is decided, a cell holds
+    ``max_pairs`` pairs, or ``max_extra_s`` seconds have gone. Returns one line per step."""
+    from harness.analysis.paired import paired_checks
+    from harness.plan import process_trials
+
+    lines: list[str] = []
+    started = runner.monotonic()
+    while True:
+        doc = runner.store.document
+        mine = [s for s in doc["scenarios"] if s["name"] == scenario.name]
+        checks = paired_checks({**doc, "scenarios": mine}, seed=runner.seed)
+        undecided = {
+            (c.provider, c.variant, c.concurrency, c.size): c.n_pairs
+            for c in checks
+            if c.gating and c.verdict == "inconclusive"
+        }
+        wanting = {cell: n for cell, n in undecided.items() if n < max_pairs}
+        if not undecided:
+            return lines
+        if not wanting:
+            lines.append(
+                f"{scenario.name}: {len(undecided)} cell(s) still undecided at "
+                f"--max-pairs {max_pairs}"
+            )
+            return lines
+        spent = runner.monotonic() - started
+        if max_extra_s is not None and spent >= max_extra_s:
+            lines.append(
+                f"{scenario.name}: {len(wanting)} cell(s) still undecided after "
+                f"{spent:.0f} s of added pairs (the budget)"
+            )
+            return lines
+        rounds = min(scenario.rounds, max(1, max_pairs - min(wanting.values())))
+        added = 0
+        for provider in dict.fromkeys(cell[0] for cell in wanting):
+            cells = [
+                (variant, conc, size, label)
+                for (p, variant, conc, size) in wanting
+                if p == provider
+                for label in labels
+            ]
+            rep = 1 + max(
+                (t["repeat"] for s in mine for t in s["trials"] if t.get("provider") == provider),
+                default=-1,
+            )
+            trials = process_trials(
+                scenario,
+                provider,
+                cells,
+                rep,
+                scenario.warmups,
+                rounds,
+                order,
+                start=1 + max((t["index"] for s in mine for t in s["trials"]), default=-1),
+            )
+            if runner.progress is not None:
+                runner.progress.extend(len(trials))
+            for trial in trials:
+                if proxy is not None:
+                    proxy.check_alive()
+                runner.run_trial(scenario, trial, trial_files(files, trial), root_url, proxy)
+            runner.end_group()
+            added += len(wanting)
+        lines.append(
+            f"{scenario.name}: added {rounds} pair(s) to each of {len(wanting)} undecided "
+            f"cell(s) (gating checks inconclusive at {min(wanting.values())} pairs)"
+        )
+
+
 def _missing(
     plans: list[tuple[Scenario, list[Trial]]],
     store: ResultsStore,
@@ -278,12 +463,18 @@ def _plan(
     variants: Sequence[str] | None,
     shard: tuple[int, int] | None,
     order: Order,
+    revisions: Sequence[str] | None = None,
 ) -> list[tuple[Scenario, list[Trial]]]:
     from harness.plan import plan_trials
     from harness.plan import shard as shard_trials
 
     trials = plan_trials(
-        scenarios, repeats_override=repeats, variants_filter=variants, quick=quick, order=order
+        scenarios,
+        repeats_override=repeats,
+        variants_filter=variants,
+        quick=quick,
+        order=order,
+        revisions=revisions,
     )
     if shard is not None:
         trials = shard_trials(trials, *shard)
@@ -314,6 +505,9 @@ def run_scenarios(
     python: str = sys.executable,
     resume: Path | None = None,
     order: Order = "random",
+    revisions: Sequence[RevisionCode] | None = None,
+    max_pairs: int | None = None,
+    max_extra_s: float | None = None,
 ) -> RunOutcome:
     """Run every planned trial of ``scenarios`` and write ``out_dir/<run-id>/results.json``.
 
@@ -326,12 +520,25 @@ def run_scenarios(
     with ``complete: false``. Ctrl-C (SIGINT) stops after killing the running worker and
     returns with ``interrupted`` set. ``resume`` (an unfinished run's results file) runs
     only the trials it lacks. ``order`` is the order of the cells within each round
-    (:func:`harness.plan.plan_trials`: random by default, ``"fixed"`` for comparisons)."""
+    (:func:`harness.plan.plan_trials`: random by default, ``"fixed"`` for comparisons).
+    ``revisions`` (base and head, :mod:`harness.rig.revisions`) makes it a base-and-head
+    run: every cell runs once per revision, interleaved in each round. Then, while a
+    gating head-against-base check of a scenario is inconclusive, it adds processes of
+    ``rounds`` pairs for the undecided cells until they hold ``max_pairs`` pairs or the
+    extra time passes ``max_extra_s`` (:func:`_add_pairs`); ``RunOutcome.extensions``
+    says what it did."""
     from harness.fileset import materialize
 
     now = clock or (lambda: datetime.now(UTC))
+    by_label = {r.label: r for r in revisions or ()}
     plans = _plan(
-        scenarios, repeats=repeats, quick=quick, variants=variants, shard=shard, order=order
+        scenarios,
+        repeats=repeats,
+        quick=quick,
+        variants=variants,
+        shard=shard,
+        order=order,
+        revisions=list(by_label) or None,
     )
     if resume is not None:
         store = ResultsStore.reopen(resume)
@@ -350,6 +557,7 @@ def run_scenarios(
     if progress is not None:
         progress.start(total)
     log_dir = store.run_dir / "logs"
+    extensions: list[str] = []
     completed = False
     interrupted = False
     runner: _Run | None = None
@@ -373,6 +581,7 @@ def run_scenarios(
             clock=now,
             monotonic=monotonic,
             progress=progress,
+            revisions=by_label,
         )
         for scenario, trials in plans:
             store.add_scenario(scenario.name, scenario.hash, scenario.definition, scenario.baseline)
@@ -392,7 +601,21 @@ def run_scenarios(
                         proxy.check_alive()
                     files = trial_files(filesets[scenario.name].files, trial)
                     runner.run_trial(scenario, trial, files, root_url, proxy)
+                runner.end_group()
+                if by_label and max_pairs:
+                    extensions += _add_pairs(
+                        runner,
+                        scenario,
+                        filesets[scenario.name].files,
+                        root_url,
+                        proxy,
+                        labels=list(by_label),
+                        max_pairs=max_pairs,
+                        max_extra_s=max_extra_s,
+                        order=order,
+                    )
             finally:
+                runner.kill_all()
                 if proxy is not None:
                     proxy.stop()
         completed = True
@@ -415,6 +638,7 @@ def run_scenarios(
         trials=runner.trials if runner is not None else 0,
         harness_errors=runner.harness_errors if runner is not None else 0,
         interrupted=interrupted,
+        extensions=extensions,
         # the one rule (harness.analysis.summary), over every trial the results hold
         harness_error_reasons=[
             reason for s in document["scenarios"] for reason in harness_error_reasons(s)

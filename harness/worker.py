@@ -1,10 +1,23 @@
-"""One trial in a fresh process: ``python -m harness.worker`` reads ONE trial spec as JSON on
-stdin, runs the uploads, and writes ONE JSON result on stdout.
+"""The rounds of one cell in a worker process: ``python -m harness.worker``.
 
-A fresh process per trial keeps the resident-memory high-water mark and the CPU times the
-trial's own and stops one trial's pools, caches or leaks from leaking into the next
-(pyperf's worker layout). Everything timed is timed here, on ``time.perf_counter``; the
-orchestrator only enforces the deadline.
+Two ways to talk to it, both JSON, one object per line:
+
+- **one-shot**: one trial spec on stdin, then end of input: the worker runs the uploads
+  once and writes one result on stdout;
+- **session** (``"session": true`` in the spec, what :mod:`harness.runner` uses): after the
+  spec, each line on stdin is a round (``{"trial_id", "repeat", "round", "warmup",
+  "seed"}``); the worker runs the whole upload set once and answers with one result line,
+  then waits for the next. The orchestrator resets the mock and judges what it received
+  between rounds, and interleaves the rounds of several workers (variants, revisions).
+  End of input ends the process.
+
+A process of its own per cell (pyperf's worker layout) keeps CPU times and memory the
+cell's own and stops one variant's pools, caches or leaks from leaking into another's;
+several rounds per process pay the interpreter start and the imports once, not once per
+sample. What must be fresh per round is: the uploader object (its factory is called again,
+the module is imported once), the event loop (``asyncio.run`` per round), the mock's state
+(reset by the orchestrator) and the seed. Everything timed is timed here, on
+``time.perf_counter``; the orchestrator only enforces the deadline.
 
 Metrics (the results contract, :mod:`harness.metrics`), from the uploader's per-file outcomes:
 
@@ -16,10 +29,12 @@ Metrics (the results contract, :mod:`harness.metrics`), from the uploader's per-
 - ``success_rate``, ``timeout_rate``, ``error_rate`` are shares of files and add up to 1:
   ``error_rate`` counts http, connection and integrity errors (not timeouts).
 - ``retries`` = sum of ``attempts - 1``.
-- ``rss_peak_bytes``: the process's ``ru_maxrss`` high-water mark, which includes the
-  interpreter and the uploader's imports (it is a fresh process, so nothing else).
-- ``cpu_user_s`` / ``cpu_sys_s``: ``getrusage`` deltas around the uploads for this process
-  (all threads) plus children reaped meanwhile (``cmd:`` variants' commands).
+- ``rss_peak_bytes``: the process's ``ru_maxrss`` high-water mark at the end of the round,
+  which includes the interpreter and the uploader's imports and every earlier round of
+  the process (a high-water mark cannot be split into rounds honestly; memray's heap peak
+  is the per-upload memory figure).
+- ``cpu_user_s`` / ``cpu_sys_s``: ``getrusage`` deltas around the round's uploads for this
+  process (all threads) plus children reaped meanwhile (``cmd:`` variants' commands).
 - ``loop_lag_*``: only for async variants (:mod:`harness.looplag`), null for sync and
   ``cmd:`` variants.
 - ``integrity_errors`` here counts the uploader's own ``integrity_error`` outcomes; the
@@ -51,7 +66,7 @@ from harness.looplag import DEFAULT_INTERVAL_S, LoopLagSampler, LoopLagStats
 from harness.results import METRIC_NAMES
 from uploader import LocalFile, Outcome, Settings, Target, parse_variant
 
-__all__ = ["TrialSpec", "compute_metrics", "main", "run_trial"]
+__all__ = ["TrialSpec", "compute_metrics", "main", "prepare", "run_round", "run_trial"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,9 @@ class TrialSpec:
     loop_lag_interval_s: float = DEFAULT_INTERVAL_S
     profile_dir: str | None = None
     run_dir: str | None = None
+    round: int = 0
+    warmup: bool = False
+    session: bool = False  # rounds follow on stdin, one JSON line each (module doc)
 
     def to_json(self) -> str:
         """The spec as sent on the worker's stdin."""
@@ -240,28 +258,43 @@ async def _run_async(
     return list(outcomes), t0, t1, (await sampler.stop() if sampler is not None else None)
 
 
-def run_trial(spec: TrialSpec | Mapping[str, Any]) -> dict[str, Any]:
-    """Run one trial in this process and return its result (``status``, ``error``,
-    ``metrics``, ``records``). Makes no assumption about who calls it or how long it may
-    take; raises :class:`HarnessError` when the spec or the variant is unusable."""
+@dataclass(frozen=True)
+class _Prepared:
+    """What stays the same for every round of a process: the target, the variant's
+    factory (its module imported once) and whether it is async."""
+
+    spec: TrialSpec
+    target: Target
+    is_async: bool
+
+
+def prepare(spec: TrialSpec | Mapping[str, Any]) -> _Prepared:
+    """Check the spec and import the variant once; raises :class:`HarnessError`."""
     trial = spec if isinstance(spec, TrialSpec) else TrialSpec.from_mapping(spec)
     target = _target(trial)
-    settings = _settings(trial)
+    _settings(trial)
     uploader = _load(trial.variant)
     is_async = inspect.iscoroutinefunction(getattr(uploader, "upload_many", None))
+    return _Prepared(trial, target, is_async)
 
+
+def run_round(prepared: _Prepared, seed: int | None = None) -> dict[str, Any]:
+    """One round: a fresh uploader object and event loop, the whole upload set once."""
+    trial = prepared.spec if seed is None else dataclasses.replace(prepared.spec, seed=seed)
+    settings = _settings(trial)
+    uploader = _load(trial.variant)  # the module is cached; the factory runs again
     loop_lag: LoopLagStats | None = None
     user0, sys0 = _cpu()
-    if is_async:
+    if prepared.is_async:
         # A cmd: variant's loop only waits for its commands: its lag says nothing about
         # the uploader (the command), so it is not applicable there.
         interval = None if trial.variant.startswith("cmd:") else trial.loop_lag_interval_s
         outcomes, t0, t1, loop_lag = asyncio.run(
-            _run_async(uploader, trial.files, target, settings, interval)
+            _run_async(uploader, trial.files, prepared.target, settings, interval)
         )
     else:
         t0 = time.perf_counter()
-        outcomes = list(uploader.upload_many(trial.files, target, settings))
+        outcomes = list(uploader.upload_many(trial.files, prepared.target, settings))
         t1 = time.perf_counter()
     user1, sys1 = _cpu()
     if len(outcomes) != len(trial.files):
@@ -287,6 +320,34 @@ def run_trial(spec: TrialSpec | Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def run_trial(spec: TrialSpec | Mapping[str, Any]) -> dict[str, Any]:
+    """Run one trial (one round) in this process and return its result (``status``,
+    ``error``, ``metrics``, ``records``). Makes no assumption about who calls it or how
+    long it may take; raises :class:`HarnessError` when the spec or the variant is
+    unusable."""
+    return run_round(prepare(spec))
+
+
+def _session(prepared: _Prepared, out: Any) -> None:
+    """Answer each round line on stdin with one result line until end of input. A round
+    the harness cannot make sense of is answered with ``{"error": ...}`` and the session
+    goes on; an exception of the uploader's ends the process (the orchestrator records it
+    and starts a fresh process for the next round)."""
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            command = json.loads(line)
+            seed = int(command["seed"])
+            result = run_round(prepared, seed)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            result = {"error": f"malformed round line: {exc!r}"}
+        except HarnessError as err:
+            result = {"error": str(err)}
+        out.write(json.dumps(result, allow_nan=False) + "\n")
+        out.flush()
+
+
 def main() -> int:
     """``python -m harness.worker``: spec on stdin, result on stdout, exit code 0/2."""
     # The uploader (a cmd: variant's command, a chatty library) must not write into our
@@ -295,19 +356,27 @@ def main() -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     try:
-        raw = sys.stdin.read()
+        # the spec is the first line (a session) or the whole input (one-shot)
+        raw = sys.stdin.readline()
         try:
             data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise HarnessError(f"trial spec is not JSON: {exc.msg}") from None
+        except json.JSONDecodeError:
+            raw += sys.stdin.read()
+            try:
+                data = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise HarnessError(f"trial spec is not JSON: {exc.msg}") from None
         if not isinstance(data, dict):
             raise HarnessError("trial spec must be a JSON object")
-        result = run_trial(data)
+        prepared = prepare(data)
+        with os.fdopen(result_fd, "w", encoding="utf-8") as out:
+            if prepared.spec.session:
+                _session(prepared, out)
+            else:
+                out.write(json.dumps(run_round(prepared), allow_nan=False) + "\n")
     except HarnessError as err:
         print(f"harness.worker: error: {err}", file=sys.stderr)
         return err.exit_code
-    with os.fdopen(result_fd, "w", encoding="utf-8") as out:
-        out.write(json.dumps(result, allow_nan=False) + "\n")
     return 0
 
 

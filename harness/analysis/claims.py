@@ -25,7 +25,7 @@ from harness.analysis.memory import INVESTIGATION_SIZE_BYTES, memory_row, peaks_
 from harness.claims import CLAIMS, Claim
 from harness.metrics import METRICS, format_value
 from harness.results import timing_trials
-from harness.results.contract import ScenarioDoc
+from harness.results.contract import ScenarioDoc, is_base_trial
 
 __all__ = ["ClaimRow", "ClaimVerdict", "claim_rows", "scenario_providers"]
 
@@ -107,7 +107,8 @@ def _heap_peaks(
     profiled = [
         t
         for t in scenario.get("trials") or ()
-        if t.get("profiled") and str(t.get("provider") or "") == provider
+        # a base-and-head run's claims are the head's
+        if t.get("profiled") and not is_base_trial(t) and str(t.get("provider") or "") == provider
     ]
     peaks = peaks_by_variant_and_size(profiled, complete_only=True)
     common = set(peaks.get(before, {})) & set(peaks.get(after, {}))

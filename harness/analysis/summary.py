@@ -36,7 +36,7 @@ from harness.analysis.integrity import (
 from harness.analysis.memory import Fit, MemoryRow, memory_row, memory_slope_by_variant
 from harness.analysis.stats import median, ratio_of_medians
 from harness.analysis.thresholds import ThresholdOutcome, threshold_outcomes
-from harness.results.contract import ResultsDoc, ScenarioDoc, TrialDoc
+from harness.results.contract import ResultsDoc, ScenarioDoc, TrialDoc, is_measured_trial
 from harness.thresholds import Threshold
 
 __all__ = [
@@ -215,12 +215,14 @@ def summary_json(summaries: Sequence[ScenarioSummary]) -> list[dict[str, Any]]:
 
 
 def measured_upload_seconds(trials: Iterable[TrialDoc]) -> float:
-    """Sum of ``wall_s`` over the timing trials (ok, not warm-up, not profiled): the
-    seconds of uploads that enter a statistic."""
+    """Sum of ``wall_s`` over the measured trials (ok, not warm-up, not profiled, of
+    either revision: :func:`harness.results.contract.is_measured_trial`): the seconds of
+    uploads that enter a statistic."""
     return sum(
         float(wall)
-        for t in timing_trials(trials)
-        if isinstance(wall := (t.get("metrics") or {}).get("wall_s"), int | float)
+        for t in trials
+        if is_measured_trial(t)
+        and isinstance(wall := (t.get("metrics") or {}).get("wall_s"), int | float)
     )
 
 

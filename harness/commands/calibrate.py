@@ -1,6 +1,9 @@
-"""``uploadbench calibrate SCENARIO [--runs N] [--repeats R]`` or ``uploadbench calibrate
---from RUN...``: A/A runs of unchanged code; the analysis (noise, repeats needed, false
-alarms) is :func:`harness.analysis.calibration.calibrate`."""
+"""``uploadbench calibrate SCENARIO [--runs N] [--repeats R] [--paired]`` or ``uploadbench
+calibrate --from RUN...``: A/A runs of unchanged code; the analysis (noise, repeats needed,
+false alarms) is :func:`harness.analysis.calibration.calibrate`. With ``--paired`` each
+A/A run is a base-and-head run of the same code twice, and the paired noise (the spread of
+the pairs' log-ratios, :func:`harness.analysis.paired.paired_noise`) says how many pairs
+detect a 5% and a 10% change; runs given with ``--from`` that hold pairs get it too."""
 
 from __future__ import annotations
 
@@ -8,12 +11,15 @@ import argparse
 import json
 import random
 import sys
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from harness.analysis.calibration import calibrate, render
+from harness.analysis.calibration import calibrate, render, render_paired
+from harness.analysis.paired import has_revisions, paired_noise
 from harness.commands.options import (
     REPORTS_DEFAULT,
     RUN_HELP,
@@ -62,6 +68,7 @@ class CalibrateCommand:
         add("--all-metrics", action="store_true", help="print every metric, not the gating ones")
         add("--json", action="store_true", help="print the analysis as JSON")
         add("--cache-dir", type=Path, metavar="DIR", help="file-set cache (as for run)")
+        add("--paired", action="store_true", help="run each A/A run as base and head of the same code, interleaved per round, and report the paired noise: pairs needed to detect 5%% and 10%%")  # noqa: E501  # fmt: skip
 
     def run(self, args: argparse.Namespace) -> int:
         if bool(args.scenario) == bool(args.sources):
@@ -83,11 +90,20 @@ class CalibrateCommand:
             rng=np.random.default_rng(args.bootstrap_seed),
             simulate=shown,
         )
+        noises = paired_noise(_pooled(docs)) if any(has_revisions(d) for d in docs) else []
         if args.json:
-            json.dump(calibration.to_dict(), sys.stdout, indent=1, allow_nan=False)
+            data = calibration.to_dict()
+            data["paired"] = [
+                {**asdict(n), "pairs_for_5pct": n.pairs_to_detect(0.05),
+                 "pairs_for_10pct": n.pairs_to_detect(0.10)}
+                for n in noises
+            ]  # fmt: skip
+            json.dump(data, sys.stdout, indent=1, allow_nan=False)
             sys.stdout.write("\n")
         else:
             print("\n".join(render(calibration, shown)))
+            if noises:
+                print("\n".join(render_paired(noises, alpha=args.alpha, power=args.power)))
         return 0
 
     @staticmethod
@@ -101,9 +117,15 @@ class CalibrateCommand:
         scenarios = load_scenarios([Path(args.scenario)])
         reports = args.reports or REPORTS_DEFAULT
         docs = []
+        revisions = None
+        if args.paired:
+            from harness.rig.revisions import same_code_twice
+
+            revisions = same_code_twice(cwd=Path.cwd())
         for index in range(args.runs):
             outcome = run_scenarios(
                 scenarios,
+                revisions=revisions,
                 out_dir=reports / CALIBRATION_DIR,
                 repeats=args.repeats,
                 seed=args.seed + index,
@@ -114,6 +136,25 @@ class CalibrateCommand:
             print(f"A/A run {index + 1}/{args.runs}: {outcome.results_path}", file=sys.stderr)
             docs.append(outcome.document)
         return docs
+
+
+def _pooled(docs: list[ResultsDoc]) -> ResultsDoc:
+    """The A/A runs as one document for the paired noise: run ``i``'s processes become
+    processes ``i * 10_000 + repeat``, so pairs never cross runs."""
+    scenarios: dict[str, list[Any]] = {}
+    for i, doc in enumerate(docs):
+        for s in doc["scenarios"]:
+            scenarios.setdefault(s["name"], []).extend(
+                {**t, "repeat": i * 10_000 + t["repeat"]} for t in s["trials"]
+            )
+    first = docs[0]
+    return {
+        **first,
+        "scenarios": [
+            {**next(s for d in docs for s in d["scenarios"] if s["name"] == name), "trials": ts}
+            for name, ts in scenarios.items()
+        ],
+    }
 
 
 COMMAND = CalibrateCommand()

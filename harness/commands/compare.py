@@ -18,10 +18,11 @@ from harness.commands.options import (
     add_bootstrap_seed,
     add_reports,
     locate_run,
+    write_export,
 )
 from harness.compare import Policy, compare_against, to_bmf, to_junit_xml, to_markdown
 from harness.compare.confirm import CONFIRM_DIR, confirm
-from harness.results import atomic_write_text, load_results
+from harness.results import load_results
 
 __all__ = ["COMMAND", "CompareCommand", "parse_metric"]
 
@@ -44,14 +45,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
-
-
-def _write(target: str, text: str) -> None:
-    """``-`` is stdout; anything else is replaced atomically (written last, at the edge)."""
-    if target == "-":
-        sys.stdout.write(text)
-    else:
-        atomic_write_text(Path(target), text)
 
 
 def _against(text: str, reports: Path) -> str | None:
@@ -140,11 +133,11 @@ class CompareCommand:
                 log=lambda line: print(line, file=sys.stderr),
             )
         if args.junit:
-            _write(args.junit, to_junit_xml(comparison))
+            write_export(args.junit, to_junit_xml(comparison))
         if args.markdown:
-            _write(args.markdown, to_markdown(comparison))
+            write_export(args.markdown, to_markdown(comparison))
         if args.bmf:
-            _write(args.bmf, to_bmf(results))
+            write_export(args.bmf, to_bmf(results))
         if args.json:
             json.dump(comparison.to_dict(), sys.stdout, indent=1, allow_nan=False)
             sys.stdout.write("\n")

@@ -13,10 +13,11 @@ text for each option that more than one command takes.
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.results import LATEST_LINK, RESULTS_FILE, resolve_results_path
+from harness.results import LATEST_LINK, RESULTS_FILE, atomic_write_text, resolve_results_path
 
 __all__ = [
     "AGAINST_DEFAULT",
@@ -32,6 +33,7 @@ __all__ = [
     "exit_codes_help",
     "locate_run",
     "parse_shard",
+    "write_export",
 ]
 
 REPORTS_DEFAULT = Path("reports")
@@ -123,3 +125,12 @@ def parse_shard(text: str) -> tuple[int, int]:
     if not sep or n < 1 or not 1 <= k <= n:
         raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, got {text!r}")
     return k, n
+
+
+def write_export(target: str, text: str) -> None:
+    """An export (``--markdown``, ``--junit``...): ``-`` is stdout; anything else is
+    replaced atomically (written last, at the edge)."""
+    if target == "-":
+        sys.stdout.write(text)
+    else:
+        atomic_write_text(Path(target), text)

@@ -1,7 +1,13 @@
-"""``uploadbench run SCENARIO... [--reports DIR] [--against history|RUN|none] ...``: run
-scenarios, write ``<reports>/<run-id>/results.json``, add the run to the history, write its
-report, print the summary (stdout; progress and log lines on stderr) and exit with the code
-of :func:`harness.compare.gate.exit_code_for`, the same function ``compare`` uses."""
+"""``uploadbench run SCENARIO... [--reports DIR] [--against history|RUN|none] [--base REV
+[--head REV]] ...``: run scenarios, write ``<reports>/<run-id>/results.json``, add the run
+to the history, write its report, print the summary (stdout; progress and log lines on
+stderr) and exit with the code of :func:`harness.compare.gate.exit_code_for`, the same
+function ``compare`` uses.
+
+With ``--base`` it is a base-and-head run: every variant runs for both revisions of the
+code under test, interleaved per round (:mod:`harness.rig.revisions`, :mod:`harness.plan`),
+and the head is judged against the base on the pairs (:mod:`harness.analysis.paired`)
+beside thresholds and history (which see the head only)."""
 
 from __future__ import annotations
 
@@ -9,8 +15,10 @@ import argparse
 import json
 import random
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness import fileset
 from harness.analysis.summary import sample_time, summarize_run, summary_json
@@ -23,12 +31,17 @@ from harness.commands.options import (
     add_reports,
     locate_run,
     parse_shard,
+    write_export,
 )
-from harness.compare import Policy, RunComparison, compare_against
+from harness.compare import Policy, RunComparison, compare_against, to_markdown
 from harness.console import ProgressBar, console_for, render_run
 from harness.errors import EXIT_INTERRUPTED, HarnessError
 from harness.runner import RunOutcome, run_scenarios
-from harness.scenario import load_scenarios
+from harness.scenario import Scenario, load_scenarios
+from harness.units import parse_duration
+
+if TYPE_CHECKING:
+    from harness.rig.revisions import Revision
 
 __all__ = ["COMMAND", "RunCommand"]
 
@@ -55,6 +68,12 @@ class RunCommand:
         add("--no-history", action="store_true", help="do not add this run to the history")
         add("--no-report", action="store_true", help="do not write the HTML report")
         add("--order", choices=("random", "fixed"), default="random", help="order of the cells within each repeat: random, drawn from the scenario's seed (default), or fixed, the scenario's own order (to compare order effects, benchmarks/aa_order.py)")  # noqa: E501  # fmt: skip
+        add("--base", metavar="REV", help="a base-and-head run: also run every variant with the code under test at git revision REV (the bundled uploader in this repository; a plugin's module from the repository of the current directory or --repo) and judge the head against it on pairs measured side by side")  # noqa: E501  # fmt: skip
+        add("--head", metavar="REV", help="the head revision of a base-and-head run (default: the working tree, uncommitted changes included)")  # noqa: E501  # fmt: skip
+        add("--repo", type=Path, metavar="PATH", help="the git repository of the code under test (default: the one of the current directory)")  # noqa: E501  # fmt: skip
+        add("--max-pairs", type=int, metavar="N", help="with --base: while a gating head-against-base check is inconclusive, add processes of the scenario's rounds to the undecided cells until they hold N pairs (default: no pairs added)")  # noqa: E501  # fmt: skip
+        add("--pairs-budget", type=parse_duration, default=600.0, metavar="DURATION", help="with --max-pairs: stop adding pairs after this long, e.g. 5min (default 10min)")  # noqa: E501  # fmt: skip
+        add("--markdown", metavar="FILE", help="write the verdict as a markdown job summary (- for stdout), with head against base first in a base-and-head run")  # noqa: E501  # fmt: skip
         add("--resume", metavar="RUN", help=f"finish an interrupted or killed run, {RUN_HELP}: run only the trials it lacks (same scenarios and options)")  # noqa: E501  # fmt: skip
 
     def run(self, args: argparse.Namespace) -> int:
@@ -64,6 +83,7 @@ class RunCommand:
         where = locate_run(args.resume, args.reports) if args.resume else None
         reports = where.reports if where else args.reports or REPORTS_DEFAULT
         cache_dir = args.cache_dir or fileset.default_cache_dir()
+        revisions = _revisions(args, scenarios)
         if args.clean:
             from harness.fileset import clean
 
@@ -75,7 +95,10 @@ class RunCommand:
                 variants=args.variants, shard=args.shard, progress=bar, seed=args.seed,
                 clock=lambda: datetime.now(UTC), rng=random.Random(), cache_dir=cache_dir,
                 resume=where.results if where else None, order=args.order,
+                revisions=revisions, max_pairs=args.max_pairs, max_extra_s=args.pairs_budget,
             )  # fmt: skip
+        for line in outcome.extensions:
+            print(f"pairs: {line}", file=sys.stderr)
         # the runner writes a checked ResultsDoc; its type says dict until the runner's does
         doc = outcome.document
         if outcome.interrupted:
@@ -114,9 +137,42 @@ class RunCommand:
                 run_id=outcome.run_id, trials=outcome.trials, shard=args.shard,
                 sample=sample_time(doc),
             )  # fmt: skip
+        if args.markdown:
+            write_export(args.markdown, to_markdown(comparison))
         for line in _after_run(args, outcome, reports, comparison):
             print(line, file=sys.stderr)
         return comparison.exit_code
+
+
+def _revisions(args: argparse.Namespace, scenarios: Sequence[Scenario]) -> list[Revision]:
+    """Base and head of a base-and-head run, prepared before any trial (a bad revision
+    or a module missing from one is a one-line error, exit 2); none otherwise."""
+    if args.base is None:
+        for flag in ("head", "repo", "max_pairs"):
+            if getattr(args, flag) is not None:
+                raise HarnessError(f"--{flag.replace('_', '-')} needs --base REV")
+        return []
+    if args.max_pairs is not None and args.max_pairs < 1:
+        raise HarnessError(f"--max-pairs must be >= 1, got {args.max_pairs}")
+    if args.shard or args.resume:
+        # a shard's or a resumed run's revisions would have to match the first part's
+        raise HarnessError("--base cannot be combined with --shard or --resume yet")
+    from harness.rig.revisions import prepare_revisions
+
+    specs = sorted({s.spec_of(v) for s in scenarios for v in s.variants})
+    cache = (args.cache_dir or fileset.default_cache_dir()).parent
+    base, head = prepare_revisions(
+        args.base, args.head, variant_specs=specs, repo=args.repo, cache_dir=cache,
+        cwd=Path.cwd(),
+    )  # fmt: skip
+    for revision in (base, head):
+        where = "" if revision.commit is None else f" @ {revision.commit[:12]}"
+        dirty = " (uncommitted changes)" if revision.dirty else ""
+        print(
+            f"{revision.label}: {revision.ref}{where}{dirty}: {', '.join(revision.modules)} "
+            f"from {revision.tree}", file=sys.stderr,
+        )  # fmt: skip
+    return [base, head]
 
 
 def _after_run(

@@ -13,10 +13,12 @@ from pathlib import Path
 
 from harness.analysis.cells import cell_samples
 from harness.analysis.integrity import allowed_data_loss, likely_misconfigurations
+from harness.analysis.paired import PairedCheck, has_revisions, paired_checks, revisions_of
 from harness.analysis.summary import harness_error_reasons, sample_time
 from harness.compare.baseline import baseline_checks, noise_runs
 from harness.compare.gate import data_lost_checks, exit_code_for, threshold_checks
 from harness.compare.model import Check, Policy, RunComparison, no_baseline_check
+from harness.compare.paired import to_gate_checks
 from harness.compare.variants import compare_variants
 from harness.errors import ResultsError
 from harness.history import GroupKey, HistoryEntry, history_root, load_history, select_comparable
@@ -101,6 +103,7 @@ def compare_run(
     thresholds: bool = True,
 ) -> RunComparison:
     """Thresholds (unless ``thresholds`` is false: a shard's are decided after the merge),
+    head against base when the run measured both (:mod:`harness.analysis.paired`),
     data lost, likely misconfigurations and harness-error reasons (as notes), variant checks (unless
     ``variant_checks`` is false), and (when given) checks against ``history`` entries or
     against ``baseline_run``, for every scenario of ``results``, and the run's sample
@@ -154,6 +157,12 @@ def compare_run(
             )
         elif history is not None:
             checks.extend(_against_history(scenario, history, results, policy, all_notes))
+    paired: tuple[PairedCheck, ...] = ()
+    revisions = None
+    if has_revisions(results):
+        # head against base, measured side by side in this run: the pairs decide
+        paired, revisions = tuple(paired_checks(results, seed=policy.seed)), revisions_of(results)
+        checks.extend(to_gate_checks(paired, revisions))
     harness_errors = sum(
         1 for s in results["scenarios"] for t in s["trials"] if t["status"] != "ok"
     )
@@ -165,6 +174,8 @@ def compare_run(
         notes=tuple(all_notes),
         harness_errors=harness_errors,
         sample_efficiency=sample_time(results).as_dict(),
+        paired=paired,
+        revisions=revisions,
     )
 
 

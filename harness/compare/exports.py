@@ -101,8 +101,8 @@ def _md_table(checks: Sequence[Check]) -> list[str]:
 
 
 def to_markdown(comparison: RunComparison) -> str:
-    """A GitHub job summary: the headline, every gating check that is not plainly fine,
-    then all checks in a collapsed section."""
+    """A GitHub job summary: the headline, head against base (a base-and-head run), every
+    gating check that is not plainly fine, then all checks in a collapsed section."""
     status = {
         EXIT_OK: "✅ ok",
         EXIT_REGRESSION: "❌ regression, failed threshold or data lost",
@@ -115,13 +115,23 @@ def to_markdown(comparison: RunComparison) -> str:
         f"Run `{_md(comparison.run_id)}`: {_md(comparison.headline)}.",
         "",
     ]
+    if comparison.revisions is not None:
+        # a base-and-head run: what a pull request's reader came for, first
+        from harness.compare.paired import paired_markdown
+
+        lines += [paired_markdown(comparison.paired, comparison.revisions), ""]
+    # paired checks have their own section above
     attention = [
-        c for c in comparison.checks if c.gating and c.verdict not in ("pass", "unchanged")
+        c
+        for c in comparison.checks
+        if c.gating and c.verdict not in ("pass", "unchanged") and c.kind != "paired"
     ]
     if attention:
         lines += ["### Gating checks that need a look", "", *_md_table(attention), ""]
     others = [
-        c for c in comparison.checks if c.verdict in ("regressed", "improved") and not c.gating
+        c
+        for c in comparison.checks
+        if c.verdict in ("regressed", "improved") and not c.gating and c.kind != "paired"
     ]
     if others:
         lines += ["### Other changes (not gating)", "", *_md_table(others), ""]

@@ -13,12 +13,15 @@ import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from harness.analysis import stats
 from harness.metrics import DEFAULT_GATING_METRICS, HIGHER_IS_BETTER, METRIC_NAMES, MIN_EFFECT
+
+if TYPE_CHECKING:
+    from harness.analysis.paired import PairedCheck
 
 __all__ = [
     "Check",
@@ -31,7 +34,8 @@ __all__ = [
     "stat_check",
 ]
 
-CheckKind = Literal["variant", "history", "threshold", "integrity"]
+# "paired": head against base measured in the same run (harness.analysis.paired)
+CheckKind = Literal["variant", "history", "paired", "threshold", "integrity"]
 CheckVerdict = Literal["regressed", "improved", "unchanged", "inconclusive", "pass", "fail"]
 
 
@@ -145,6 +149,10 @@ class RunComparison:
     # harness.analysis.summary.SampleTime.as_dict() of the run: measured upload seconds /
     # run seconds; describes, never gates
     sample_efficiency: Mapping[str, Any] | None = None
+    # a base-and-head run: the paired checks (harness.analysis.paired.PairedCheck, also
+    # in ``checks`` as kind "paired") and the revisions by label
+    paired: tuple[PairedCheck, ...] = ()
+    revisions: Mapping[str, Mapping[str, Any]] | None = None
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -166,7 +174,7 @@ class RunComparison:
     def headline(self) -> str:
         """What decides the exit code, counted: gating checks only (as the run says)."""
         g = self.summary["gating"]
-        history = sum(1 for c in self.checks if c.kind == "history" and c.gating)
+        history = sum(1 for c in self.checks if c.kind in ("history", "paired") and c.gating)
         lost = sum(1 for c in self.checks if c.kind == "integrity")
         thresholds = [c for c in self.checks if c.kind == "threshold"]
         undecided = sum(1 for c in thresholds if c.verdict == "inconclusive")
@@ -215,6 +223,14 @@ class RunComparison:
                 None if self.sample_efficiency is None else dict(self.sample_efficiency)
             ),
             "checks": [c.to_dict() for c in self.checks],
+            "paired": (
+                None
+                if self.revisions is None
+                else {
+                    "revisions": {k: dict(v) for k, v in self.revisions.items()},
+                    "checks": [c.to_json() for c in self.paired],
+                }
+            ),
         }
 
 

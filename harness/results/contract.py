@@ -24,9 +24,12 @@ __all__ = [
     "Metrics",
     "Record",
     "ResultsDoc",
+    "RevisionDoc",
     "ScenarioDoc",
     "TrialDoc",
     "TrialStatus",
+    "is_base_trial",
+    "is_measured_trial",
     "is_profiled_trial",
     "is_timing_trial",
 ]
@@ -90,6 +93,15 @@ class Environment(TypedDict, total=False):
     fingerprint: str
 
 
+class RevisionDoc(TypedDict):
+    """Which code a trial of a base-and-head run ran (:mod:`harness.rig.revisions`)."""
+
+    label: str  # "base" or "head"
+    ref: str  # as given on the command line ("main", "HEAD~3", "working tree")
+    commit: str | None
+    dirty: bool
+
+
 class TrialDoc(TypedDict):
     """One trial: a worker process's uploads of one (provider, variant, concurrency) cell."""
 
@@ -116,6 +128,11 @@ class TrialDoc(TypedDict):
     lost_files: NotRequired[list[LostFile]]
     # a trial added by ``compare --confirm``: the run id it confirms
     confirmation_of: NotRequired[str]
+    # the round within its worker process (``repeat`` is the process); older documents
+    # lack it (one round per process)
+    round: NotRequired[int]
+    # the code it ran in a base-and-head run (``run --base``): label, ref, commit, dirty
+    revision: NotRequired[RevisionDoc]
 
 
 class ScenarioDoc(TypedDict):
@@ -142,13 +159,33 @@ class ResultsDoc(TypedDict):
     merged_from: NotRequired[list[dict[str, Any]]]
 
 
-def is_timing_trial(trial: Mapping[str, Any]) -> bool:
-    """The contract's rule for timing statistics: only a trial with ``status == "ok"``, not
-    a warm-up and not profiled (memray's overhead makes a profiled trial's timings
-    meaningless) may enter one. Every selection of timing trials calls this."""
+def is_base_trial(trial: Mapping[str, Any]) -> bool:
+    """A trial of the base revision of a base-and-head run: the reference the head is
+    paired with (:mod:`harness.analysis.paired`), not a measurement of this run's code."""
+    revision = trial.get("revision")
+    return isinstance(revision, Mapping) and revision.get("label") == "base"
+
+
+def is_measured_trial(trial: Mapping[str, Any]) -> bool:
+    """A trial whose uploads are a sample: ``ok``, not a warm-up, not profiled (memray's
+    overhead makes a profiled trial's timings meaningless), of any revision. Sample
+    efficiency and the paired comparison count these."""
     return trial.get("status") == "ok" and not trial.get("warmup") and not trial.get("profiled")
 
 
+def is_timing_trial(trial: Mapping[str, Any]) -> bool:
+    """The contract's rule for timing statistics of a run's code: a measured trial
+    (:func:`is_measured_trial`) that is not of the base revision, so thresholds, the
+    history and the report's tables describe the head. Every selection calls this."""
+    return is_measured_trial(trial) and not is_base_trial(trial)
+
+
 def is_profiled_trial(trial: Mapping[str, Any]) -> bool:
-    """A trial whose heap peak counts: ``ok``, profiled, not a warm-up."""
-    return trial.get("status") == "ok" and bool(trial.get("profiled")) and not trial.get("warmup")
+    """A trial whose heap peak counts: ``ok``, profiled, not a warm-up, not of the base
+    revision."""
+    return (
+        trial.get("status") == "ok"
+        and bool(trial.get("profiled"))
+        and not trial.get("warmup")
+        and not is_base_trial(trial)
+    )

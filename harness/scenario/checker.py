@@ -27,6 +27,7 @@ TOP_KEYS = (
     "concurrency",
     "repeats",
     "warmups",
+    "rounds",
     "deadline",
     "profile",
     "settings",

@@ -40,6 +40,8 @@ __all__ = [
 # Bounds that catch typos and keep a scenario from running for days.
 MAX_CONCURRENCY = 10_000
 MAX_REPEATS = 10_000
+# measured rounds per worker process: each is one upload_many of the whole file set
+MAX_ROUNDS = 1_000
 MAX_DEADLINE_S = 24 * 3600.0
 _PROVIDER_KEYS = ("kind", "purpose", "bucket")
 _DEFAULT_PURPOSE = "file-extract"
@@ -140,6 +142,7 @@ def scenario_from_dict(
         raise c.fail("concurrency", f"lists a value twice: {list(concurrency)}")
     repeats = c.integer(top.get("repeats", 5), "repeats", 1, MAX_REPEATS)
     warmups = c.integer(top.get("warmups", 1), "warmups", 0, MAX_REPEATS)
+    rounds = c.integer(top.get("rounds", 1), "rounds", 1, MAX_ROUNDS)
     deadline_s = float(c.convert("deadline", parse_duration, top.get("deadline", "120s")))
     if not 0 < deadline_s <= MAX_DEADLINE_S:
         raise c.fail(
@@ -187,6 +190,8 @@ def scenario_from_dict(
         definition["variant_specs"] = dict(variant_specs)
     if allow_data_loss:
         definition["allow_data_loss"] = list(allow_data_loss)
+    if rounds != 1:
+        definition["rounds"] = rounds
     # Round-trip through JSON so `definition` is exactly what results.json will hold.
     definition = json.loads(json.dumps(definition))
     return Scenario(
@@ -202,6 +207,7 @@ def scenario_from_dict(
         concurrency=concurrency,
         repeats=repeats,
         warmups=warmups,
+        rounds=rounds,
         deadline_s=deadline_s,
         profile=profile,
         settings=settings,

@@ -80,6 +80,8 @@ class Scenario:
     variants: tuple[str, ...]
     baseline: str
     concurrency: tuple[int, ...]
+    # worker processes per cell (``repeats``), warm-up rounds in each process before its
+    # measured ``rounds`` (pyperf's processes x values); each round is one upload_many call
     repeats: int
     warmups: int
     deadline_s: float
@@ -97,6 +99,7 @@ class Scenario:
     allow_data_loss: tuple[str, ...] = ()
     # problems that do not stop a run but leave something undecidable, one line each
     warnings: tuple[str, ...] = ()
+    rounds: int = 1
 
     def spec_of(self, variant: str) -> str:
         """The spec (``async``, ``cmd:...``, ``pkg.mod:attr``) a variant name runs."""

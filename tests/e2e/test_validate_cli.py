@@ -102,8 +102,8 @@ def test_good_files_and_folders(tmp_path: Path) -> None:
     write(tmp_path / "more", "b.toml", GOOD.replace('name = "good"', 'name = "other"'))
     result = uploadbench("validate", tmp_path)
     assert result.returncode == 0, result.stderr
-    # sync runs at concurrency 1 only: (1 + 2) per round, 1 warm-up + 2 repeats + 1 profiled
-    assert result.stdout.splitlines() == ["ok good (12 trials)", "ok other (12 trials)"]
+    # sync runs at concurrency 1 only: 3 cells x (2 processes x (1 warm-up + 1 round) + 1 profiled)
+    assert result.stdout.splitlines() == ["ok good (15 trials)", "ok other (15 trials)"]
     assert result.stderr == ""
 
 
@@ -113,7 +113,7 @@ def test_mixed_good_and_bad_reports_each_and_exits_2(tmp_path: Path) -> None:
     dup = write(tmp_path, "dup.toml", GOOD)
     result = uploadbench("validate", good, bad, dup, tmp_path / "missing.toml")
     assert result.returncode == 2
-    assert result.stdout.splitlines() == ["ok good (12 trials)"]
+    assert result.stdout.splitlines() == ["ok good (15 trials)"]
     errors = result.stderr.splitlines()
     assert len(errors) == 3
     assert f"{bad}: files.count:" in errors[0]
@@ -126,7 +126,7 @@ def test_hostile_name_stays_on_one_line(tmp_path: Path) -> None:
     path = write(tmp_path, "evil.toml", GOOD.replace('name = "good"', 'name = "a\\nb\\u001b[31m"'))
     result = uploadbench("validate", path)
     assert result.returncode == 0
-    assert result.stdout.splitlines() == ["ok a\\nb\\x1b[31m (12 trials)"]
+    assert result.stdout.splitlines() == ["ok a\\nb\\x1b[31m (15 trials)"]
 
 
 def test_list_shows_scenarios_variants_and_faults(tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_list_shows_scenarios_variants_and_faults(tmp_path: Path) -> None:
     result = uploadbench("list", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "good  (12 trials, good.toml)" in out
+    assert "good  (15 trials, good.toml)" in out
     assert "two variants" in out
     for expected in ("naive-async", "streaming", "cmd:TEMPLATE", "http_error", "drop_response"):
         assert expected in out

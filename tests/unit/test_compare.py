@@ -300,7 +300,9 @@ def test_to_dict_is_json_and_deterministic(tmp_path: Path) -> None:
         "notes",
         "sample_efficiency",
         "checks",
+        "paired",
     ]
+    assert doc["paired"] is None  # no base-and-head run
     keys = set(doc["checks"][0])
     assert {"scenario", "provider", "variant", "concurrency", "metric", "kind", "baseline"} <= keys
     assert {"verdict", "ratio", "ci_low", "ci_high", "p_value", "n_baseline", "reason"} <= keys

@@ -72,7 +72,7 @@ def test_the_plan_has_one_trial_per_size_and_cell() -> None:
     measured = [t for t in trials if t.measured]
     # sync at c=1, async at c=1 and c=4: 3 cells x 3 sizes x 2 repeats
     assert len(measured) == 18
-    assert len([t for t in trials if t.warmup]) == 9
+    assert len([t for t in trials if t.warmup]) == 18  # one warm-up round per process
     profiled = [t for t in trials if t.profiled]
     assert {(t.variant, t.concurrency, t.size) for t in profiled} == {
         (v, c, size)

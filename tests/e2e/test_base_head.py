@@ -1,0 +1,158 @@
+"""Base and head in one run, end to end: a plugin repository built in a temporary folder,
+``uploadbench run --base REV --head REV`` from inside it, real workers importing each
+revision's module from a git worktree, the real mock.
+
+What is asserted is the mechanism (each trial ran its revision's code, the pairs decide,
+the exit code follows), never a timing: the head revision fails every upload, a change no
+amount of machine noise can hide or fake.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+PLUGIN = '''\
+"""A plugin under test: the bundled reference uploader, or a broken copy of it."""
+
+import dataclasses
+
+from uploader import parse_variant
+from uploader.loading import load_variant
+
+BROKEN = {broken}
+
+
+class Plug:
+    async def upload_many(self, files, target, settings):
+        outcomes = await load_variant(parse_variant("async")).upload_many(files, target, settings)
+        if not BROKEN:
+            return outcomes
+        return [
+            dataclasses.replace(o, outcome="http_error", status=500, error="broken on purpose")
+            for o in outcomes
+        ]
+'''
+
+SCENARIO = """\
+name = "plug"
+variants = ["plug"]
+concurrency = 2
+repeats = 1
+warmups = 0
+rounds = 10
+deadline = "60s"
+profile = false
+
+[named_variants]
+plug = "plug:Plug"
+
+[files]
+count = 3
+sizes = ["16KiB"]
+seed = 5
+
+[[providers]]
+kind = "kimi"
+"""
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def plugin_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = tmp_path_factory.mktemp("plugrepo")
+    _git(repo, "init", "-q", "-b", "main")
+    (repo / "plug.toml").write_text(SCENARIO)
+    (repo / ".gitignore").write_text("__pycache__/\nreports/\n")
+    for tag, broken in (("good", False), ("broken", True)):
+        (repo / "plug.py").write_text(PLUGIN.format(broken=broken))
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-q", "-m", tag)
+        _git(repo, "tag", tag)
+    _git(repo, "checkout", "-q", "good")
+    return repo
+
+
+def _run(repo: Path, tmp: Path, *args: str) -> tuple[int, dict[str, Any], str]:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "harness", "run", "plug.toml", "--reports", str(tmp / "r"),
+            "--against", "none", "--no-report", "--cache-dir", str(tmp / "cache" / "filesets"),
+            "--json", "--markdown", str(tmp / "summary.md"), *args,
+        ],
+        cwd=repo, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )  # fmt: skip
+    assert done.stdout, done.stderr
+    return done.returncode, json.loads(done.stdout), done.stderr
+
+
+def _trials(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    doc = json.loads(Path(summary["results"]).read_text())
+    trials: list[dict[str, Any]] = doc["scenarios"][0]["trials"]
+    return trials
+
+
+def test_a_head_that_breaks_every_upload_fails_on_the_pairs(
+    plugin_repo: Path, tmp_path: Path
+) -> None:
+    code, summary, stderr = _run(plugin_repo, tmp_path, "--base", "good", "--head", "broken")
+    assert code == 1, stderr
+    trials = _trials(summary)
+    good = _git(plugin_repo, "rev-parse", "good")
+    broken = _git(plugin_repo, "rev-parse", "broken")
+    by_label = {t["revision"]["label"]: t["revision"] for t in trials}
+    assert by_label["base"] == {"label": "base", "ref": "good", "commit": good, "dirty": False}
+    assert by_label["head"]["commit"] == broken
+    # every round ran both revisions, in the one process per revision
+    assert sorted((t["round"], t["revision"]["label"]) for t in trials) == sorted(
+        (r, label) for r in range(10) for label in ("base", "head")
+    )
+    # each revision ran its own code: the base's uploads worked, the head's all failed
+    for t in trials:
+        expected = 0.0 if t["revision"]["label"] == "head" else 1.0
+        assert t["metrics"]["success_rate"] == expected, t["key"]
+    paired = summary["comparison"]["paired"]
+    success = next(c for c in paired["checks"] if c["metric"] == "success_rate")
+    assert success["verdict"] == "regressed"
+    assert success["n_pairs"] == 10
+    assert paired["revisions"]["head"]["ref"] == "broken"
+    markdown = (tmp_path / "summary.md").read_text()
+    assert "Head against base" in markdown
+    assert f"good @ {good[:8]}" in markdown
+
+
+def test_a_bad_revision_is_one_line_and_exit_2(plugin_repo: Path, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "plug.toml", "--base", "no-such-rev",
+         "--reports", str(tmp_path / "r")],
+        cwd=plugin_repo, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "no-such-rev" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
