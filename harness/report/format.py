@@ -12,7 +12,16 @@ from typing import TypeGuard
 
 from harness.metrics import METRICS, MISSING, MetricKind, format_value
 
-__all__ = ["NA", "fmt_count", "fmt_kind", "fmt_metric", "fmt_p", "fmt_ratio", "is_number"]
+__all__ = [
+    "NA",
+    "fmt_change",
+    "fmt_count",
+    "fmt_kind",
+    "fmt_metric",
+    "fmt_p",
+    "fmt_ratio",
+    "is_number",
+]
 
 NA = MISSING
 
@@ -54,3 +63,27 @@ def fmt_p(value: object) -> str:
         return NA
     p = float(value)
     return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def fmt_change(
+    metric: str, scale: str, effect: object, ci: tuple[object, object] | None = None
+) -> str:
+    """A paired change head against base with its CI, as the job summary writes it
+    (:mod:`harness.compare.paired`): on the ratio scale ``effect`` is ``ratio - 1``
+    (``+8.0% [+2.1%, +14.3%]``); on the difference scale the difference itself, in
+    percentage points for a fraction (``-0.50 pp [...]``), else a plain signed number."""
+    if not is_number(effect):
+        return NA
+    row = METRICS.get(metric)
+
+    def one(x: float) -> str:
+        if scale == "ratio":
+            return f"{x * 100:+.1f}%"
+        if row is not None and row.kind == "fraction":
+            return f"{x * 100:+.2f} pp"
+        return f"{x:+.3g}"
+
+    text = one(float(effect))
+    if ci is not None and is_number(ci[0]) and is_number(ci[1]):
+        text += f" [{one(float(ci[0]))}, {one(float(ci[1]))}]"
+    return text

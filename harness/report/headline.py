@@ -2,8 +2,9 @@
 
 The report decides nothing: the exit code, each check's verdict and whether it gates come
 from the comparison (``RunComparison.to_dict()``). Counts are of the checks that gate
-(``gating`` true: thresholds, gating history checks, integrity checks such as "data lost",
-and any other kind the comparison carries); variant checks describe the before/after and
+(``gating`` true: thresholds, gating history checks, gating paired checks of a base-and-head
+run, integrity checks such as "data lost", and any other kind the comparison carries);
+variant checks describe the before/after and
 are counted apart, so a naive variant being slower than ``sync`` (the finding) never reads
 as a regression. Every gating check that failed is listed by name, whatever its kind.
 """
@@ -55,6 +56,8 @@ class Headline:
     variant_counts: Mapping[str, int] = field(default_factory=dict)
     failures: tuple[FailedCheck, ...] = ()
     notes: tuple[str, ...] = ()
+    # gating checks of kind "paired" (head against base in this run), counted above too
+    paired: int = 0
 
 
 def _where(check: Mapping[str, Any]) -> str:
@@ -128,4 +131,5 @@ def headline(comparison: Mapping[str, Any] | None) -> Headline:
             if c.get("verdict") in ("fail", "regressed")
         ),
         notes=tuple(str(n) for n in comparison.get("notes") or ()),
+        paired=sum(1 for c in gates if c.get("kind") == "paired"),
     )

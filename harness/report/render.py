@@ -14,6 +14,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from typing import Any, cast
 from urllib.parse import quote
 
@@ -30,16 +31,23 @@ from harness.report import tables
 from harness.report.format import fmt_metric
 from harness.report.headline import Headline, headline
 from harness.report.micro import micro_rows, micro_table
+from harness.report.paired import (
+    PairedSection,
+    paired_checks_of,
+    paired_section,
+    paired_verdict_line,
+)
 from harness.report.plots import Plotter
 from harness.report.trends import HistoryKey, history_series
 from harness.report.view import ScenarioData, scenarios_of
 from harness.report.warnings import report_warnings
-from harness.results.contract import ResultsDoc, TrialDoc
+from harness.results.contract import ResultsDoc, ScenarioDoc, TrialDoc, is_base_trial
 
 __all__ = ["REPORT_DATA_VERSION", "render_report", "report_data"]
 
 # Version of the JSON in <script id="report-data">; bump when its shape changes.
-REPORT_DATA_VERSION = 2
+# 3: "paired" (head against base of a base-and-head run) and headline "paired".
+REPORT_DATA_VERSION = 3
 
 # The medians of every cell in the embedded JSON: every metric timing trials carry.
 _SUMMARY_METRICS = tuple(m.name for m in METRIC_TABLE if m.source == "trial")
@@ -102,8 +110,11 @@ def report_data(
     head: Headline,
     warnings: Sequence[str],
     checks: Sequence[Mapping[str, Any]] = (),
+    paired: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The machine-readable summary embedded in the page."""
+    """The machine-readable summary embedded in the page; ``paired`` is the comparison's
+    ``paired`` part (None for a run without revisions)."""
+    paired_checks = paired_checks_of({"paired": paired})
     return {
         "report_data_version": REPORT_DATA_VERSION,
         "run_id": results.get("run_id"),
@@ -118,6 +129,7 @@ def report_data(
             "inconclusive": head.inconclusive,
             "failed": head.failed,
             "passed": head.passed,
+            "paired": head.paired,
             "failures": [
                 {"kind": f.kind, "where": f.where, "metric": f.metric, "reason": f.reason}
                 for f in head.failures
@@ -155,6 +167,16 @@ def report_data(
         "warnings": list(warnings),
         # every field of every check, kinds and fields this page does not know included
         "checks": [dict(c) for c in checks],
+        # head against base: the revisions, the verdict line and every paired check
+        "paired": (
+            None
+            if paired_checks is None or paired is None
+            else {
+                "revisions": dict(paired.get("revisions") or {}),
+                "verdict": paired_verdict_line(paired_checks),
+                "checks": [dict(c) for c in paired_checks],
+            }
+        ),
     }
 
 
@@ -178,9 +200,14 @@ def render_report(
     notes.
     """
     scenarios = scenarios_of(results)
-    claims = claim_rows(list(results.get("scenarios") or ()))
-    ablations = {str(s.get("name", "")): ablation_rows(s) for s in results.get("scenarios") or ()}
+    # a base-and-head run's tables describe the head: base trials enter the pairs only
+    # (the view's cells already take trials through the contract's timing rule)
+    head_docs = _head_scenarios(results)
+    claims = claim_rows(head_docs)
+    ablations = {str(s.get("name", "")): ablation_rows(s) for s in head_docs}
     head = headline(comparison)
+    paired = paired_section(comparison)
+    paired_part = (comparison or {}).get("paired") if paired is not None else None
     warnings = report_warnings(
         results, scenarios, history=history, comparison=comparison, extra=environment_warnings
     )
@@ -244,9 +271,13 @@ def render_report(
                 if series
                 else None,
                 "failed": [
-                    f"{t.get('key') or t.get('variant')}: {t.get('error') or 'no message'}"
+                    f"{t.get('key') or t.get('variant')}"
+                    + (" (base revision)" if is_base_trial(t) else "")
+                    + f": {t.get('error') or 'no message'}"
                     for t in scenario.failed
                 ],
+                # the paired checks of this scenario, for the pivot's note
+                "paired_checks": any(c.get("kind") == "paired" for c in mine),
             }
         )
     names = {s.name for s in scenarios}
@@ -260,6 +291,7 @@ def render_report(
         # the analysis layer's sentence, as the console prints it
         sample_efficiency=sample_time(cast(ResultsDoc, results)).message,
         head=head,
+        paired=_paired_view(paired),
         other_checks=_markup(check_tables.checks_table(elsewhere)) if elsewhere else None,
         claims=Markup(tables.claims_table(claims)),  # noqa: S704 - pandas escaped it
         claims_measured=any(r.verdict != "not measured" for r in claims),
@@ -272,10 +304,39 @@ def render_report(
         history_nights=len({str(e.get("run_id")) for e in history or ()}),
         environment=Markup(tables.environment_table(env)) if env else None,  # noqa: S704
         packages=_markup(tables.packages_table(env)),
-        data=_script_json(report_data(results, scenarios, claims, head, warnings, checks)),
+        data=_script_json(
+            report_data(results, scenarios, claims, head, warnings, checks, paired_part)
+        ),
         ready_script=Markup(_READY_SCRIPT),  # noqa: S704 - a constant of this module
         ready_hash=_READY_HASH,
     )
+
+
+def _paired_view(section: PairedSection | None) -> dict[str, Any] | None:
+    """The head-against-base section for the template, its tables marked safe (our own
+    table builder escaped every cell)."""
+    if section is None:
+        return None
+    view: dict[str, Any] = {f.name: getattr(section, f.name) for f in fields(section)}
+    for name in ("revisions", "gating", "regressed", "all_checks"):
+        view[name] = _markup(view[name])
+    return view
+
+
+def _head_scenarios(results: Mapping[str, Any]) -> list[ScenarioDoc]:
+    """The run's scenarios without the base revision's trials
+    (:func:`harness.results.contract.is_base_trial`): what the claims and the ablation
+    measure, so a profiled base trial's heap peak never mixes with the head's."""
+    out: list[ScenarioDoc] = []
+    for scenario in results.get("scenarios") or ():
+        trials = list(scenario.get("trials") or ())
+        kept = [t for t in trials if not is_base_trial(t)]
+        out.append(
+            cast(
+                ScenarioDoc, scenario if len(kept) == len(trials) else {**scenario, "trials": kept}
+            )
+        )
+    return out
 
 
 def _by_provider(scenarios: Sequence[ScenarioData]) -> dict[str, list[Mapping[str, Any]]]:
