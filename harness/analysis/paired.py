@@ -115,6 +115,15 @@ CellKey = tuple[str, str, int, int | None]
 _Pair = tuple[int, Mapping[str, Any], Mapping[str, Any]]  # (repeat, base metrics, head metrics)
 
 
+def _cell_label(
+    scenario: str, provider: str, variant: str, concurrency: int, size: int | None
+) -> str:
+    parts = [scenario, provider, variant, f"c={concurrency}"]
+    if size is not None:
+        parts.append(format_value("bytes", size))
+    return " / ".join(p for p in parts if p)
+
+
 @dataclass(frozen=True)
 class PairedCheck:
     """One paired verdict: head against base for one cell and metric (see the module
@@ -165,10 +174,7 @@ class PairedCheck:
     @property
     def cell(self) -> str:
         """``scenario / provider / variant / c=N`` (``/ 5 MiB`` in a size sweep)."""
-        parts = [self.scenario, self.provider, self.variant, f"c={self.concurrency}"]
-        if self.size is not None:
-            parts.append(format_value("bytes", self.size))
-        return " / ".join(p for p in parts if p)
+        return _cell_label(self.scenario, self.provider, self.variant, self.concurrency, self.size)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable (plain types, None for what is not there)."""
@@ -195,10 +201,7 @@ class PairedNoise:
 
     @property
     def cell(self) -> str:
-        parts = [self.scenario, self.provider, self.variant, f"c={self.concurrency}"]
-        if self.size is not None:
-            parts.append(format_value("bytes", self.size))
-        return " / ".join(p for p in parts if p)
+        return _cell_label(self.scenario, self.provider, self.variant, self.concurrency, self.size)
 
     def pairs_to_detect(self, effect: float, *, alpha: float = 0.05, power: float = 0.8) -> int:
         """:func:`pairs_needed` for this noise."""

@@ -15,7 +15,7 @@ from harness.errors import EXIT_ERROR, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSI
 from harness.metrics import METRIC_NAMES, MISSING
 from harness.results.contract import ResultsDoc
 
-__all__ = ["to_bmf", "to_junit_xml", "to_markdown"]
+__all__ = ["markdown_text", "to_bmf", "to_junit_xml", "to_markdown"]
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -63,9 +63,9 @@ def to_junit_xml(comparison: RunComparison) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + body + "\n"
 
 
-def _md(text: str) -> str:
-    # Scenario names and variant specs are user text: keep them from breaking the table
-    # or injecting HTML into the job summary.
+def markdown_text(text: str) -> str:
+    """User text (scenario names, variant specs) made safe for a markdown table: it can
+    neither break the table nor inject HTML into a job summary."""
     return (
         text.replace("&", "&amp;")
         .replace("<", "&lt;")
@@ -93,9 +93,10 @@ def _md_table(checks: Sequence[Check]) -> list[str]:
     for c in checks:
         n = f"{c.n_baseline}/{c.n_candidate}" if c.kind != "threshold" else MISSING
         lines.append(
-            f"| {_md(c.label)} | {c.kind} | `{_md(c.metric)}` | {_md(c.baseline)} | "
+            f"| {markdown_text(c.label)} | {c.kind} | `{markdown_text(c.metric)}` | "
+            f"{markdown_text(c.baseline)} | "
             f"{_ICON[c.verdict]} | {_fmt(c.ratio)} | {_ci(c)} | {_fmt(c.p_value, 2)} | {n} | "
-            f"{_md(c.reason)} |"
+            f"{markdown_text(c.reason)} |"
         )
     return lines
 
@@ -112,7 +113,7 @@ def to_markdown(comparison: RunComparison) -> str:
     lines = [
         f"## uploadbench: {status} (exit {comparison.exit_code})",
         "",
-        f"Run `{_md(comparison.run_id)}`: {_md(comparison.headline)}.",
+        f"Run `{markdown_text(comparison.run_id)}`: {markdown_text(comparison.headline)}.",
         "",
     ]
     if comparison.revisions is not None:
@@ -136,7 +137,7 @@ def to_markdown(comparison: RunComparison) -> str:
     if others:
         lines += ["### Other changes (not gating)", "", *_md_table(others), ""]
     if comparison.notes:
-        lines += ["### Notes", "", *[f"- {_md(n)}" for n in comparison.notes], ""]
+        lines += ["### Notes", "", *[f"- {markdown_text(n)}" for n in comparison.notes], ""]
     if comparison.checks:
         lines += [
             f"<details><summary>All {len(comparison.checks)} checks</summary>",

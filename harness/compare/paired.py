@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from harness.analysis.paired import BASE, HEAD, PairedCheck
+from harness.compare.exports import markdown_text
 from harness.compare.gate import exit_code_for
 from harness.compare.model import Check
 from harness.metrics import METRICS, MISSING, format_value
@@ -164,15 +165,7 @@ def _p(check: PairedCheck) -> str:
     return MISSING if check.p_value is None else f"{check.p_value:.2g}"
 
 
-def _md(text: str) -> str:
-    # scenario and variant names are user text: keep them from breaking the table
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("|", "\\|")
-        .replace("\n", " ")
-    )
+_md = markdown_text
 
 
 def _table(checks: Sequence[PairedCheck]) -> list[str]:

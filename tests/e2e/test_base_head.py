@@ -156,3 +156,29 @@ def test_a_bad_revision_is_one_line_and_exit_2(plugin_repo: Path, tmp_path: Path
     assert "no-such-rev" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_max_pairs_adds_processes_only_while_a_gating_check_is_undecided(
+    plugin_repo: Path, tmp_path: Path
+) -> None:
+    # A/A: the same commit twice; whether 10 pairs decide depends on the machine's noise,
+    # so the test asserts the rule, not an outcome
+    code, summary, stderr = _run(
+        plugin_repo, tmp_path, "--base", "good", "--head", "good", "--max-pairs", "20"
+    )
+    assert code != 2, stderr
+    trials = _trials(summary)
+    repeats = sorted({t["repeat"] for t in trials})
+    checks = [c for c in summary["comparison"]["paired"]["checks"] if c["gating"]]
+    pairs = {c["n_pairs"] for c in checks}
+    if repeats == [0]:
+        # every gating check was decided on the first 10 pairs
+        assert "pairs:" not in stderr
+        assert all(c["verdict"] != "inconclusive" for c in checks)
+    else:
+        assert repeats == [0, 1]  # one more process of the scenario's 10 rounds
+        assert "pairs: plug: added 10 pair(s)" in stderr
+        assert max(pairs) == 20
+        # both revisions of the added process, in every added round
+        added = [t for t in trials if t["repeat"] == 1]
+        assert sorted({t["revision"]["label"] for t in added}) == ["base", "head"]
