@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("harness.commands.compare", "compare a run with history or another run"),
     "report": ("harness.commands.report", "render the HTML report of a run"),
     "calibrate": ("harness.commands.calibrate", "estimate noise with A/A runs"),
+    "bisect": ("harness.commands.bisect", "find the commit that made it slower"),
     "mock": ("harness.commands.mock", "serve the mock provider on 127.0.0.1"),
     "validate": ("harness.commands.validate", "check scenario files"),
     "list": ("harness.commands.list", "list scenarios, variants and faults"),

@@ -358,6 +358,8 @@ def _add_pairs(
     max_pairs: int,
     max_extra_s: float | None,
     order: Order,
+    metrics: Sequence[str] | None = None,
+    min_effects: Mapping[str, float] | None = None,
 ) -> list[str]:
     """More pairs while a gating paired check of ``scenario`` is inconclusive (Chromium
     Pinpoint's "more attempts while unknown"): each step adds one process group of the
@@ -372,11 +374,13 @@ def _add_pairs(
     while True:
         doc = runner.store.document
         mine = [s for s in doc["scenarios"] if s["name"] == scenario.name]
-        checks = paired_checks({**doc, "scenarios": mine}, seed=runner.seed)
+        checks = paired_checks(
+            {**doc, "scenarios": mine}, seed=runner.seed, metrics=metrics, min_effects=min_effects
+        )
         undecided = {
             (c.provider, c.variant, c.concurrency, c.size): c.n_pairs
             for c in checks
-            if c.gating and c.verdict == "inconclusive"
+            if (c.gating or metrics is not None) and c.verdict == "inconclusive"
         }
         wanting = {cell: n for cell, n in undecided.items() if n < max_pairs}
         if not undecided:
@@ -395,7 +399,6 @@ def _add_pairs(
             )
             return lines
         rounds = min(scenario.rounds, max(1, max_pairs - min(wanting.values())))
-        added = 0
         for provider in dict.fromkeys(cell[0] for cell in wanting):
             cells = [
                 (variant, conc, size, label)
@@ -424,7 +427,6 @@ def _add_pairs(
                     proxy.check_alive()
                 runner.run_trial(scenario, trial, trial_files(files, trial), root_url, proxy)
             runner.end_group()
-            added += len(wanting)
         lines.append(
             f"{scenario.name}: added {rounds} pair(s) to each of {len(wanting)} undecided "
             f"cell(s) (gating checks inconclusive at {min(wanting.values())} pairs)"
@@ -508,6 +510,8 @@ def run_scenarios(
     revisions: Sequence[RevisionCode] | None = None,
     max_pairs: int | None = None,
     max_extra_s: float | None = None,
+    pair_metrics: Sequence[str] | None = None,
+    pair_min_effects: Mapping[str, float] | None = None,
 ) -> RunOutcome:
     """Run every planned trial of ``scenarios`` and write ``out_dir/<run-id>/results.json``.
 
@@ -526,7 +530,8 @@ def run_scenarios(
     gating head-against-base check of a scenario is inconclusive, it adds processes of
     ``rounds`` pairs for the undecided cells until they hold ``max_pairs`` pairs or the
     extra time passes ``max_extra_s`` (:func:`_add_pairs`); ``RunOutcome.extensions``
-    says what it did."""
+    says what it did. ``pair_metrics`` and ``pair_min_effects`` (``bisect``) make those
+    checks the ones of the given metrics, with the given minimum effects."""
     from harness.fileset import materialize
 
     now = clock or (lambda: datetime.now(UTC))
@@ -613,6 +618,8 @@ def run_scenarios(
                         max_pairs=max_pairs,
                         max_extra_s=max_extra_s,
                         order=order,
+                        metrics=pair_metrics,
+                        min_effects=pair_min_effects,
                     )
             finally:
                 runner.kill_all()

@@ -59,6 +59,7 @@ Pure: no I/O; trials are read with ``.get`` (``round`` and ``revision`` are opti
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -511,17 +512,28 @@ def paired_checks(
     alpha: float | None = None,
     resamples: int = _DEFAULT_RESAMPLES,
     seed: int = 0,
+    min_effects: Mapping[str, float] | None = None,
 ) -> list[PairedCheck]:
     """Head against base, one check per (scenario, cell, metric) that has data, in the
     order cells first ran and metrics are in the table; see the module docstring for the
     rule. ``metrics`` (names or aliases, per-trial metrics only): default every one;
-    ``alpha``: default ``FAMILY_ALPHA / K``, K the gating checks computed here. Empty for a
-    run without revisions."""
+    ``alpha``: default ``FAMILY_ALPHA / K``, K the gating checks computed here;
+    ``min_effects`` (metric name -> minimum effect) replaces the metric table's (``bisect
+    --min-effect``). Empty for a run without revisions."""
     if alpha is not None and not 0.0 < alpha < 1.0:
         raise ValueError("alpha must be within (0, 1)")
     if resamples < 100:
         raise ValueError("resamples must be at least 100")
     prepared = _prepared(doc, metrics)
+    if min_effects:
+        prepared = [
+            dataclasses.replace(
+                p, metric=dataclasses.replace(p.metric, min_effect=min_effects[p.metric.name])
+            )
+            if p.metric.name in min_effects
+            else p
+            for p in prepared
+        ]
     gating = sum(p.metric.name in DEFAULT_GATING_METRICS for p in prepared)
     used = alpha if alpha is not None else FAMILY_ALPHA / max(1, gating)
     return [_decide(p, alpha=used, resamples=resamples, seed=seed) for p in prepared]
