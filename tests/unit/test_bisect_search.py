@@ -71,7 +71,7 @@ def test_an_undecided_middle_asks_the_bad_side_and_then_moves_on() -> None:
 
 
 def test_an_undecidable_step_gives_an_honest_range() -> None:
-    calls, measure = scripted(11, unknown=frozenset({"c11", "c10"}))
+    _, measure = scripted(11, unknown=frozenset({"c11", "c10"}))
     result = search(COMMITS, measure)  # type: ignore[arg-type]
     assert not result.found
     assert "c11" in result.candidates  # the true first bad lies in the range
@@ -82,14 +82,14 @@ def test_an_undecidable_step_gives_an_honest_range() -> None:
 @pytest.mark.parametrize("first_bad", [3, 8, 12])
 def test_broken_commits_are_skipped_and_the_answer_still_holds(first_bad: int) -> None:
     broken = frozenset({"c07", "c04"}) - {COMMITS[first_bad]}
-    calls, measure = scripted(first_bad, broken=broken)
+    _, measure = scripted(first_bad, broken=broken)
     result = search(COMMITS, measure, on_error="skip")  # type: ignore[arg-type]
     assert result.first_bad == COMMITS[first_bad] or COMMITS[first_bad] in result.candidates
     assert set(result.skipped) <= broken
 
 
 def test_a_broken_commit_counted_as_slow_moves_the_bad_side() -> None:
-    calls, measure = scripted(12, broken=frozenset({"c07"}))
+    _, measure = scripted(12, broken=frozenset({"c07"}))
     result = search(COMMITS, measure, on_error="slow")  # type: ignore[arg-type]
     # c07 (the first middle) "is slow": the search narrows below it and ends there, the
     # consequence of the user's choice, with the error step as the evidence
