@@ -14,13 +14,16 @@ b/a *is* second/first; under the random order b/a should be near 1 whatever seco
 shows. The last two columns split the random mode's b/a by which variant ran first (nan
 where no repeat had that order): a position effect shows as the two moving apart.
 
-    python benchmarks/aa_order.py [--repeats 20] [--rounds 3] [--reports DIR]
+    python benchmarks/aa_order.py [--repeats 4] [--rounds-per-process 5] [--runs 3]
+                                  [--reports DIR]
 
-Each round runs the fixed and the random mode once each, alternating which goes first, so a
-drift of the shared machine spreads over both. The default (3 rounds of 20 + 1 warm-up
-repeats per mode, 16 x 1 MiB at c=4 on Supabase) takes about 2-3 minutes on the 2-core
-development machine. Timings there are noisy: the figures are what this box gave, not a
-property of the code. No exit-code target: it measures.
+The scenario runs ``repeats`` worker processes per variant, each with a warm-up round and
+``rounds-per-process`` measured rounds; a and b of the same process and round are a pair.
+Each run of the script's ``--runs`` runs the fixed and the random mode once each,
+alternating which goes first, so a drift of the shared machine spreads over both. The
+default (3 runs of 4 processes x 5 rounds per mode, 16 x 1 MiB at c=4 on Supabase) takes
+about 2 minutes on the 2-core development machine. Timings there are noisy: the figures
+are what this box gave, not a property of the code. No exit-code target: it measures.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ baseline = "a"
 concurrency = 4
 repeats = {repeats}
 warmups = 1
+rounds = {rounds}
 deadline = "60s"
 profile = false
 
@@ -95,11 +99,11 @@ def run_once(scenario: Path, reports: Path, order: str) -> list[dict[str, Any]]:
 
 
 def pairs(trials: Sequence[dict[str, Any]]) -> list[dict[str, dict[str, Any]]]:
-    """Per measured repeat: {"a": trial, "b": trial, "first": trial, "second": trial}."""
-    by_repeat: dict[int, list[dict[str, Any]]] = {}
+    """Per measured round of each process: {"a", "b", "first", "second"} -> trial."""
+    by_repeat: dict[tuple[int, int], list[dict[str, Any]]] = {}
     for t in trials:
         if t["status"] == "ok" and not t["warmup"] and not t["profiled"]:
-            by_repeat.setdefault(t["repeat"], []).append(t)
+            by_repeat.setdefault((t["repeat"], t.get("round", 0)), []).append(t)
     out = []
     for group in by_repeat.values():
         if len(group) != 2:
@@ -121,8 +125,11 @@ def median_ratio(rows: Sequence[dict[str, dict[str, Any]]], top: str, bottom: st
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20, help="measured repeats per run")
-    parser.add_argument("--rounds", type=int, default=3, help="runs per order mode")
+    parser.add_argument("--repeats", type=int, default=4, help="worker processes per variant")
+    parser.add_argument(
+        "--rounds-per-process", type=int, default=5, help="measured rounds per process"
+    )
+    parser.add_argument("--runs", type=int, default=3, help="runs per order mode")
     parser.add_argument("--seed", type=int, default=14, help="file seed of the first round")
     parser.add_argument("--reports", type=Path, help="keep the runs here (default: a temp dir)")
     args = parser.parse_args(argv)
@@ -132,19 +139,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         scenario = Path(tmp) / "aa-order.toml"
         rows: dict[str, list[dict[str, dict[str, Any]]]] = {"fixed": [], "random": []}
         started = time.monotonic()
-        for round_ in range(args.rounds):
-            # a new file seed per round: another shuffle (the order is drawn from it)
-            scenario.write_text(SCENARIO.format(repeats=args.repeats, seed=args.seed + round_))
+        for round_ in range(args.runs):
+            # a new file seed per run: another shuffle (the order is drawn from it)
+            scenario.write_text(
+                SCENARIO.format(
+                    repeats=args.repeats, rounds=args.rounds_per_process, seed=args.seed + round_
+                )
+            )
             modes = ("fixed", "random") if round_ % 2 == 0 else ("random", "fixed")
             for mode in modes:
                 trials = run_once(scenario, reports, mode)
                 rows[mode].extend(pairs(trials))
-                print(f"round {round_ + 1}, {mode}: {len(trials)} trials", file=sys.stderr)
+                print(f"run {round_ + 1}, {mode}: {len(trials)} trials", file=sys.stderr)
         elapsed = time.monotonic() - started
 
     print(
         f"A/A order effect: a = async, b = async[pooling=on]; 16 x 1 MiB, c=4, supabase; "
-        f"{args.rounds} run(s) x {args.repeats} repeats per mode; {elapsed:.0f} s"
+        f"{args.runs} run(s) x {args.repeats} processes x {args.rounds_per_process} rounds per "
+        f"mode; {elapsed:.0f} s"
     )
     print(
         f"{'order':<8}{'pairs':>6}  {'metric':<24}{'median b/a':>12}{'second/first':>14}"
@@ -161,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{median_ratio(b_first, 'b', 'a', m):>12.3f}"
                 f"{median_ratio(b_second, 'b', 'a', m):>12.3f}"
             )
-        print(f"{'':<8}{'':>6}  b ran second in {len(b_second)} of {len(rows[mode])} repeats")
+        print(f"{'':<8}{'':>6}  b ran second in {len(b_second)} of {len(rows[mode])} pairs")
     return 0
 
 
