@@ -1,5 +1,7 @@
-"""``uploadbench merge SHARD_RESULTS... [--reports DIR]``: join the shards of one run (each
-a results.json, a run folder or a run id under DIR) into ``DIR/<run-id>/results.json``.
+"""``uploadbench merge SHARD_RESULTS... [--reports DIR] [--history]``: join the shards of one
+run (each a results.json, a run folder or a run id under DIR) into
+``DIR/<run-id>/results.json``; ``--history`` then adds the merged night to DIR's history
+by the rule ``run`` uses (:func:`harness.commands.run.add_to_history`).
 
 The merged file's path goes to stdout (the result); the summary line to stderr."""
 
@@ -42,6 +44,12 @@ class MergeCommand:
             action="store_true",
             help="merge shards whose environment fingerprints differ",
         )
+        parser.add_argument(
+            "--history",
+            action="store_true",
+            help="add the merged run to the history, as run does with a whole run (not when "
+            "incomplete, of mixed environments or when it lost data)",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         reports: Path = args.reports if args.reports is not None else REPORTS_DEFAULT
@@ -63,6 +71,16 @@ class MergeCommand:
             f"merged {len(docs)} shard(s), {trials} trials, {state} -> {path}", highlight=False
         )
         print(path)
+        if args.history:
+            from harness.commands.run import add_to_history
+
+            mixed = len({(d.get("environment") or {}).get("fingerprint") for d in docs}) > 1
+            line = (
+                "history: not added (shards of mixed environments)"
+                if mixed
+                else add_to_history(reports, merged)
+            )
+            Console(stderr=True).print(line, highlight=False)
         return EXIT_OK
 
 

@@ -36,6 +36,7 @@ from harness.commands.options import (
 from harness.compare import Policy, RunComparison, compare_against, to_markdown
 from harness.console import ProgressBar, console_for, render_run
 from harness.errors import EXIT_INTERRUPTED, HarnessError
+from harness.results.contract import ResultsDoc
 from harness.runner import RunOutcome, run_scenarios
 from harness.scenario import Scenario, load_scenarios
 from harness.units import parse_duration
@@ -180,9 +181,6 @@ def _after_run(
 ) -> list[str]:
     """Add a finished, whole run to the history and write its report (marked incomplete
     after Ctrl-C, with no verdict: an incomplete run is no night to compare with)."""
-    from harness.analysis.integrity import data_lost
-    from harness.history import append_run, history_root
-
     doc, lines = outcome.document, []
     if outcome.interrupted:
         lines += [
@@ -190,14 +188,8 @@ def _after_run(
             f"{outcome.results_path} (complete: false)",
             f"finish it with: uploadbench run ... --reports {reports} --resume {outcome.run_id}",
         ]
-    # Shards and interrupted runs are refused by append_run: merge or re-run first.
-    lost = [loss for s in doc["scenarios"] for loss in data_lost(s)]
-    if lost and not args.no_history:
-        # a night whose files the provider does not hold is no baseline for later nights
-        lines.append("history: not added (data lost)")
-    elif not args.no_history and not doc.get("shard") and doc.get("complete"):
-        written = append_run(history_root(reports), doc)
-        lines.append(f"history: {len(written)} file(s) under {history_root(reports)}")
+    if not args.no_history and not doc.get("shard") and doc.get("complete"):
+        lines.append(add_to_history(reports, doc))
     if not args.no_report:
         from harness.report.write import load_report_history, write_report
 
@@ -208,6 +200,24 @@ def _after_run(
         )  # fmt: skip
         lines.append(f"report{' (incomplete)' if outcome.interrupted else ''}: {report}")
     return lines
+
+
+def add_to_history(reports: Path, doc: ResultsDoc) -> str:
+    """The one rule for what becomes a night of the history (``run``, and ``merge
+    --history`` for a merged night): a complete, whole run (``append_run`` refuses shards
+    and unfinished runs) that lost no data, since a night whose files the provider does not
+    hold is no baseline for later nights. Returns the line that says what happened."""
+    from harness.analysis.integrity import data_lost
+    from harness.errors import ResultsError
+    from harness.history import append_run, history_root
+
+    if any(data_lost(s) for s in doc["scenarios"]):
+        return "history: not added (data lost)"
+    try:
+        written = append_run(history_root(reports), doc)
+    except ResultsError as err:
+        return f"history: not added ({err})"
+    return f"history: {len(written)} file(s) under {history_root(reports)}"
 
 
 COMMAND = RunCommand()

@@ -51,7 +51,7 @@ def write_shard(
             "profiled": False,
             "status": "ok",
             "error": None,
-            "metrics": dict.fromkeys(METRIC_NAMES, 1.0),
+            "metrics": {**dict.fromkeys(METRIC_NAMES, 1.0), "integrity_errors": 0.0},
             "records": [],
         }
         store.add_trial("s", trial)
@@ -107,3 +107,21 @@ def test_merge_of_a_missing_shard_is_marked_incomplete(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "INCOMPLETE" in done.stderr
     assert load_results("latest", reports_dir=out)["complete"] is False
+
+
+def test_merge_history_adds_a_whole_night_by_the_rule_run_uses(tmp_path: Path) -> None:
+    one = write_shard(
+        tmp_path / "a", 1, 2, [("s|kimi|sync|c=1|r=0", 0), ("s|kimi|sync|c=1|r=1", 2)]
+    )
+    two = write_shard(tmp_path / "b", 2, 2, [("s|kimi|async|c=1|r=0", 1)])
+    out = tmp_path / "merged"
+    done = uploadbench("merge", one, two, "--reports", out, "--history")
+    assert done.returncode == 0, done.stderr
+    assert "history: 1 file(s)" in done.stderr
+    assert list((out / "history").rglob("*.json"))
+    # half a night is no night: an incomplete merge is refused, and says why
+    part = tmp_path / "part"
+    done = uploadbench("merge", one, "--reports", part, "--history")
+    assert done.returncode == 0, done.stderr
+    assert "history: not added" in done.stderr
+    assert not list((part / "history").rglob("*.json"))
