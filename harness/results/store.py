@@ -81,7 +81,26 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def _dumps(doc: Mapping[str, Any]) -> str:
-    return json.dumps(doc, indent=1, sort_keys=False, allow_nan=False) + "\n"
+    """The document with one trial per line: readable with ``grep`` and a pager, and fast.
+    The store rewrites the file after every trial, and an indented dump of a whole run
+    takes json's pure-Python encoder (80-110 ms for the smoke run's 600 KB, paid once per
+    trial: 15% of that run's time); each piece here goes through the C encoder."""
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, allow_nan=False)
+
+    def scenario(entry: Mapping[str, Any]) -> str:
+        fields = [f"  {dump(k)}: {dump(v)}" for k, v in entry.items() if k != "trials"]
+        trials = ",\n".join(f"   {dump(t)}" for t in entry.get("trials") or ())
+        body = ",\n".join(
+            [*fields, f'  "trials": [\n{trials}\n  ]' if trials else '  "trials": []']
+        )
+        return " {\n" + body + "\n }"
+
+    top = [f" {dump(k)}: {dump(v)}" for k, v in doc.items() if k != "scenarios"]
+    scenarios = ",\n".join(scenario(s) for s in doc.get("scenarios") or ())
+    top.append(f' "scenarios": [\n{scenarios}\n ]' if scenarios else ' "scenarios": []')
+    return "{\n" + ",\n".join(top) + "\n}\n"
 
 
 class ResultsStore:
