@@ -21,7 +21,7 @@ from pathlib import Path
 from harness import fileset
 from harness.analysis.paired import PairedCheck, paired_checks
 from harness.bisect import BisectResult, Step, search
-from harness.commands.options import REPORTS_DEFAULT, add_reports
+from harness.commands.options import REPORTS_DEFAULT, add_reports, exit_codes_help
 from harness.errors import EXIT_INCONCLUSIVE, EXIT_OK, HarnessError
 from harness.metrics import DEFAULT_GATING_METRICS, METRIC_ALIASES, METRICS, MIN_EFFECT
 from harness.results import atomic_write_text, format_utc, new_run_id
@@ -32,9 +32,8 @@ __all__ = ["COMMAND", "BisectCommand"]
 
 EXIT_RANGE = EXIT_INCONCLUSIVE  # the answer is a range of commits
 EPILOG = (
-    "exit codes: 0 decided (the first bad commit found, or BAD is not slower than GOOD); "
-    "2 usage, scenario or harness error; 3 undecided (the answer is a range of commits); "
-    "130 interrupted"
+    "0 means decided: the first bad commit found, or BAD not slower than GOOD; 3 means the "
+    "answer is a range of commits. " + exit_codes_help(0, 2, 3, 130)
 )
 # a step whose head trials are mostly harness errors (timeouts, crashes) is an error step
 _ERROR_SHARE = 0.5

@@ -53,6 +53,7 @@ COMMAND_EXIT_CODES: dict[str, tuple[int, ...]] = {
     "compare": tuple(EXIT_CODES),
     "report": tuple(EXIT_CODES),
     "calibrate": (0, 2, 130),
+    "bisect": (0, 2, 3, 130),
     "mock": (0, 2, 130),
     "merge": (0, 2),
     "validate": (0, 2),
