@@ -12,11 +12,18 @@ versions they do not know):
 
 - 1: ``{history_version, run_id, started_at, scenario, scenario_hash, fingerprint,
   git_commit, baseline, groups: [{provider, variant, concurrency, samples: {metric:
-  [per-repeat values]}}]}``
+  [per-repeat values]}}], error_kinds: [{provider, variant, concurrency, kinds: {kind:
+  count}}]}``. ``error_kinds`` was added within version 1: a file without it predates it
+  and says nothing about error kinds (:attr:`HistoryEntry.error_kinds` is None), which the
+  rollback triggers report as "not checked", never as "none seen".
 
 Samples are the per-repeat values of each metric of each cell
 (:func:`harness.analysis.cells.cell_samples`: timing metrics from the timing trials,
-``heap_peak_bytes`` from the profiled trials).
+``heap_peak_bytes`` from the profiled trials), so the rollback triggers
+(:mod:`harness.analysis.triggers`) read a cell's error and timeout rate medians and its
+heap and RSS peak maxima from them. ``error_kinds`` lists every cell of the run's code that
+ran (``{}`` when none of its uploads failed) with how often each
+:func:`harness.analysis.triggers.error_kind` occurred.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.analysis.cells import cell_samples
+from harness.analysis.triggers import PastRun, cell_error_kinds
 from harness.errors import ResultsError
 from harness.results import METRIC_NAMES, atomic_write_text, read_json_file
 from harness.results.contract import ResultsDoc
@@ -80,6 +88,7 @@ def summarize_run(results: ResultsDoc) -> list[dict[str, Any]]:
     records = []
     for scenario in results["scenarios"]:
         samples = cell_samples(scenario)
+        kinds = cell_error_kinds(scenario)
         groups = [
             {
                 "provider": provider,
@@ -101,6 +110,15 @@ def summarize_run(results: ResultsDoc) -> list[dict[str, Any]]:
                 "git_commit": env.get("git_commit"),
                 "baseline": scenario.get("baseline") or "sync",
                 "groups": groups,
+                "error_kinds": [
+                    {
+                        "provider": cell.provider,
+                        "variant": cell.variant,
+                        "concurrency": cell.concurrency,
+                        "kinds": kinds[cell],
+                    }
+                    for cell in sorted(kinds)
+                ],
             }
         )
     return records
@@ -142,10 +160,27 @@ class HistoryEntry:
     baseline: str
     path: Path
     groups: Mapping[GroupKey, Mapping[str, tuple[float, ...]]] = field(repr=False)
+    # kind -> count per cell that ran; None: the file predates error kinds (unknown)
+    error_kinds: Mapping[GroupKey, Mapping[str, int]] | None = field(default=None, repr=False)
 
     def samples(self, key: GroupKey, metric: str) -> tuple[float, ...]:
         """Per-repeat values of ``metric`` for one group (empty when not measured)."""
         return self.groups.get(key, {}).get(metric, ())
+
+    def past_run(self) -> PastRun:
+        """This run as the rollback triggers read it."""
+        return PastRun(self.run_id, self.groups, self.error_kinds)
+
+
+def _parse_kinds(raw: Any) -> dict[GroupKey, dict[str, int]]:
+    kinds: dict[GroupKey, dict[str, int]] = {}
+    for cell in raw:
+        key = (str(cell["provider"]), str(cell["variant"]), int(cell["concurrency"]))
+        counts = cell["kinds"]
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in counts.values()):
+            raise ValueError(f"non-integer error kind count in {key}")
+        kinds[key] = {str(kind): int(n) for kind, n in counts.items()}
+    return kinds
 
 
 def _parse_entry(doc: Any, path: Path) -> HistoryEntry:
@@ -177,6 +212,7 @@ def _parse_entry(doc: Any, path: Path) -> HistoryEntry:
             baseline=str(doc.get("baseline") or "sync"),
             path=path,
             groups=groups,
+            error_kinds=_parse_kinds(doc["error_kinds"]) if "error_kinds" in doc else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ResultsError(f"{path}: malformed history record ({exc})") from None

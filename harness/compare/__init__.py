@@ -5,8 +5,8 @@ One module per idea:
 - :mod:`~harness.compare.model`: what a check is (:class:`Check`), the knobs
   (:class:`Policy`), a run's checks and exit code (:class:`RunComparison`);
 - :mod:`~harness.compare.gate`: what gates (thresholds from the one evaluator, data lost,
-  gating history checks) and :func:`exit_code_for`, the one exit-code rule of ``run`` and
-  ``compare``;
+  rollback triggers, gating history checks) and :func:`exit_code_for`, the one exit-code
+  rule of ``run`` and ``compare``;
 - :mod:`~harness.compare.variants`: each variant against the baseline variant (never gates);
 - :mod:`~harness.compare.baseline`: against history or another run, with the run-to-run
   noise floor;

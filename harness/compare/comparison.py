@@ -1,6 +1,6 @@
 """A run's comparison: every check of every scenario (thresholds, data lost, variant
-checks, and history or another run), gathered into one :class:`RunComparison` whose exit
-code comes from :func:`harness.compare.gate.exit_code_for`.
+checks, and history -- with the rollback triggers -- or another run), gathered into one
+:class:`RunComparison` whose exit code comes from :func:`harness.compare.gate.exit_code_for`.
 
 :func:`compare_run` is pure; :func:`compare_against` reads the history folder or the other
 run and then calls it.
@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.analysis.cells import cell_samples
 from harness.analysis.integrity import allowed_data_loss, likely_misconfigurations
 from harness.analysis.paired import PairedCheck, has_revisions, paired_checks, revisions_of
 from harness.analysis.summary import harness_error_reasons, sample_time
+from harness.analysis.triggers import TRIGGERS, RollbackRules, rollback_triggers
 from harness.compare.baseline import baseline_checks, noise_runs
-from harness.compare.gate import data_lost_checks, exit_code_for, threshold_checks
+from harness.compare.gate import data_lost_checks, exit_code_for, threshold_checks, trigger_check
 from harness.compare.model import Check, Policy, RunComparison, no_baseline_check
 from harness.compare.paired import to_gate_checks
 from harness.compare.variants import compare_variants
@@ -74,21 +76,51 @@ def _against_history(
     policy: Policy,
     notes: list[str],
 ) -> list[Check]:
-    chosen, why = select_comparable(
-        history,
-        scenario_hash=str(scenario["hash"]),
-        fingerprint=_fingerprint(results),
-        exclude_run_id=results["run_id"],
-        before=str(results["started_at"]),
-        last=policy.last,
-        any_environment=policy.any_environment,
-    )
-    notes.append(f"{scenario['name']}: history: {why}")
+    comparable: dict[str, Any] = {
+        "scenario_hash": str(scenario["hash"]),
+        "fingerprint": _fingerprint(results),
+        "exclude_run_id": results["run_id"],
+        "before": str(results["started_at"]),
+        "any_environment": policy.any_environment,
+    }
+    chosen, why = select_comparable(history, last=policy.last, **comparable)
+    name = scenario["name"]
+    notes.append(f"{name}: history: {why}")
     if not chosen:
-        return [no_baseline_check(scenario["name"], "history", f"no comparable history: {why}")]
+        notes.append(f"{name}: rollback triggers not checked (no comparable history)")
+        return [no_baseline_check(name, "history", f"no comparable history: {why}")]
     label = f"history ({len(chosen)} runs: {chosen[0].run_id}..{chosen[-1].run_id})"
     runs = [{k: dict(v) for k, v in entry.groups.items()} for entry in chosen]
-    return baseline_checks(scenario, runs, label, policy)
+    checks = baseline_checks(scenario, runs, label, policy)
+    return checks + _trigger_checks(scenario, history, chosen, comparable, notes)
+
+
+def _trigger_checks(
+    scenario: ScenarioDoc,
+    history: Sequence[HistoryEntry],
+    chosen: Sequence[HistoryEntry],
+    comparable: Mapping[str, Any],
+    notes: list[str],
+) -> list[Check]:
+    """The rollback triggers (:mod:`harness.analysis.triggers`): rates and memory against
+    the history checks' runs, error kinds against every comparable run ("never seen")."""
+    every, _ = select_comparable(history, last=max(1, len(history)), **comparable)
+    rules = RollbackRules.of(scenario)
+    name = scenario["name"]
+    off = [t for t in TRIGGERS if not rules.enabled(t)]
+    if off:
+        notes.append(
+            f"{name}: rollback triggers off by the scenario's [rollback]: {', '.join(off)}"
+        )
+    outcomes = rollback_triggers(
+        scenario, [e.past_run() for e in chosen], [e.past_run() for e in every], rules
+    )
+    notes.extend(
+        f"{name}: rollback trigger {o.trigger}: {o.detail}"
+        for o in outcomes
+        if o.verdict == "unknown"
+    )
+    return [trigger_check(o) for o in outcomes]
 
 
 def compare_run(
@@ -111,12 +143,15 @@ def compare_run(
 
     History entries must be comparable (same scenario hash and environment fingerprint,
     :func:`harness.history.select_comparable` picks them); a scenario without any gets one
-    inconclusive gating check saying why. ``baseline_run`` must share the environment
-    fingerprint unless ``policy.any_environment``: :class:`ResultsError` otherwise. One run
-    says nothing of run-to-run noise, so checks against it take their min-effect floor from
-    the comparable runs of ``noise_history`` (same scenario hash and fingerprint, older than
-    the run, the last ``policy.last``); without >= 2 such runs a note says the floor is
-    unknown and the plain min effects apply.
+    inconclusive gating check saying why. Against history, the rollback triggers
+    (:func:`harness.analysis.triggers.rollback_triggers`) are checks of kind ``trigger``
+    too; a scenario without comparable history gets a note instead. ``baseline_run`` must
+    share the environment fingerprint unless ``policy.any_environment``:
+    :class:`ResultsError` otherwise. One run says nothing of run-to-run noise, so checks
+    against it take their min-effect floor from the comparable runs of ``noise_history``
+    (same scenario hash and fingerprint, older than the run, the last ``policy.last``);
+    without >= 2 such runs a note says the floor is unknown and the plain min effects
+    apply.
     """
     policy = policy or Policy()
     run_id = results["run_id"]

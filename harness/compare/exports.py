@@ -85,13 +85,17 @@ _ICON = {
 }
 
 
+_RULES = ("threshold", "trigger")
+
+
 def _md_table(checks: Sequence[Check]) -> list[str]:
     lines = [
         "| where | kind | metric | against | verdict | ratio | 95% CI | p | n | reason |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for c in checks:
-        n = f"{c.n_baseline}/{c.n_candidate}" if c.kind != "threshold" else MISSING
+        # a rule's n would read as samples: a threshold has medians, a trigger cells and runs
+        n = f"{c.n_baseline}/{c.n_candidate}" if c.kind not in _RULES else MISSING
         lines.append(
             f"| {markdown_text(c.label)} | {c.kind} | `{markdown_text(c.metric)}` | "
             f"{markdown_text(c.baseline)} | "

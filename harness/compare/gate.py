@@ -2,7 +2,10 @@
 
 What gates: thresholds (:func:`threshold_checks`, from the one evaluator
 :func:`harness.analysis.thresholds.threshold_outcomes`), data lost (:func:`data_lost_checks`,
-whatever the thresholds), and history checks on the *gating metrics*
+whatever the thresholds), the rollback triggers against history (:func:`trigger_check`, from
+:func:`harness.analysis.triggers.rollback_triggers`: a fired trigger fails the run; one that
+could not be checked, e.g. against history older than error kinds, is shown and does not
+gate), and history checks on the *gating metrics*
 (:data:`harness.metrics.DEFAULT_GATING_METRICS`, or those chosen with ``--metric``).
 Variant checks describe the before/after and never gate: a naive variant being slower than
 ``sync`` is the finding, not a failure; state such expectations as thresholds
@@ -23,11 +26,18 @@ from collections.abc import Iterable
 
 from harness.analysis.integrity import data_lost
 from harness.analysis.thresholds import ThresholdOutcome, ThresholdVerdict, threshold_outcomes
+from harness.analysis.triggers import TriggerOutcome, TriggerVerdict
 from harness.compare.model import Check, CheckVerdict, finite
 from harness.errors import EXIT_ERROR, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from harness.results.contract import ScenarioDoc
 
-__all__ = ["data_lost_checks", "exit_code_for", "outcome_check", "threshold_checks"]
+__all__ = [
+    "data_lost_checks",
+    "exit_code_for",
+    "outcome_check",
+    "threshold_checks",
+    "trigger_check",
+]
 
 
 _VERDICT: dict[ThresholdVerdict, CheckVerdict] = {
@@ -70,6 +80,38 @@ def outcome_check(scenario: str, outcome: ThresholdOutcome) -> Check:
         reason=f"{outcome.threshold}: {outcome.detail}",
         median_candidate=finite(outcome.measured),
         gating=True,
+    )
+
+
+_TRIGGER_VERDICT: dict[TriggerVerdict, CheckVerdict] = {
+    "pass": "pass",
+    "fail": "fail",
+    "unknown": "inconclusive",
+}
+
+
+def trigger_check(outcome: TriggerOutcome) -> Check:
+    """A rollback trigger's outcome as a check of kind ``trigger``: gating when it was
+    checked (``fail`` exits 1), an inconclusive non-gating check when it could not be."""
+    return Check(
+        scenario=outcome.scenario,
+        provider=outcome.provider,
+        variant=outcome.variant,
+        concurrency=outcome.concurrency,
+        metric=outcome.trigger,
+        kind="trigger",
+        baseline=outcome.rule,
+        verdict=_TRIGGER_VERDICT[outcome.verdict],
+        ratio=None,
+        ci_low=None,
+        ci_high=None,
+        p_value=None,
+        n_baseline=outcome.runs,
+        n_candidate=outcome.cells,
+        reason=outcome.detail,
+        median_baseline=finite(outcome.reference),
+        median_candidate=finite(outcome.measured),
+        gating=outcome.verdict != "unknown",
     )
 
 

@@ -34,8 +34,9 @@ __all__ = [
     "stat_check",
 ]
 
-# "paired": head against base measured in the same run (harness.analysis.paired)
-CheckKind = Literal["variant", "history", "paired", "threshold", "integrity"]
+# "paired": head against base measured in the same run (harness.analysis.paired);
+# "trigger": a rollback trigger against history (harness.analysis.triggers)
+CheckKind = Literal["variant", "history", "paired", "threshold", "integrity", "trigger"]
 CheckVerdict = Literal["regressed", "improved", "unchanged", "inconclusive", "pass", "fail"]
 
 
@@ -186,6 +187,10 @@ class RunComparison:
             f"{g['inconclusive'] - undecided} inconclusive of {history} gating checks",
             f"thresholds {passed} passed, {failed} failed, {undecided} undecided",
         ]
+        triggers = [c for c in self.checks if c.kind == "trigger" and c.gating]
+        if triggers:
+            fired = sum(1 for c in triggers if c.failed)
+            parts.append(f"rollback triggers {fired} fired of {len(triggers)}")
         if lost:
             parts.append(f"data lost in {lost} variant(s)")
         if self.harness_errors:
@@ -200,10 +205,10 @@ class RunComparison:
         for check in self.checks:
             if not check.gating or check.verdict in ("pass", "unchanged", "improved"):
                 continue
-            # a threshold's or data loss's reason already names what was checked
+            # a threshold's, data loss's or trigger's reason already names what was checked
             what = (
                 ""
-                if check.kind in ("threshold", "integrity")
+                if check.kind in ("threshold", "integrity", "trigger")
                 else (f"{check.metric} vs {check.baseline}: ")
             )
             out.append(f"  {check.verdict}: {check.label}: {what}{check.reason}")

@@ -34,6 +34,7 @@ TOP_KEYS = (
     "faults",
     "network_faults",
     "thresholds",
+    "rollback",
 )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.triggers import ROLLBACK_KEYS, RollbackRules
 from harness.claims import CLAIM_KEYS  # the rows of the investigation's table
 from harness.errors import ScenarioError
 from harness.scenario.checker import TOP_KEYS, Checker, show
@@ -164,6 +165,9 @@ def scenario_from_dict(
         load_threshold(c, f"thresholds[{i}]", text, variants)
         for i, text in enumerate(raw_thresholds)
     )
+    rollback = RollbackRules.parse(
+        c.table(top.get("rollback", {}), "rollback", ROLLBACK_KEYS), c.fail
+    )
     definition: dict[str, Any] = {
         "name": name,
         "description": description,
@@ -192,6 +196,9 @@ def scenario_from_dict(
         definition["allow_data_loss"] = list(allow_data_loss)
     if rounds != 1:
         definition["rounds"] = rounds
+    if not rollback.is_default:
+        # only when it changes a default: a scenario without one keeps its hash and history
+        definition["rollback"] = rollback.to_definition()
     # Round-trip through JSON so `definition` is exactly what results.json will hold.
     definition = json.loads(json.dumps(definition))
     return Scenario(
@@ -217,6 +224,7 @@ def scenario_from_dict(
         claim=claim,
         variant_specs=variant_specs,
         allow_data_loss=allow_data_loss,
+        rollback=rollback,
         warnings=tuple(
             f"{source}: {line}"
             for line in undecidable_warnings(

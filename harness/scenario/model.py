@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.analysis.triggers import RollbackRules
 from harness.thresholds import Threshold
 
 __all__ = [
@@ -100,6 +101,8 @@ class Scenario:
     # problems that do not stop a run but leave something undecidable, one line each
     warnings: tuple[str, ...] = ()
     rounds: int = 1
+    # the rollback triggers' settings ([rollback]; harness.analysis.triggers)
+    rollback: RollbackRules = field(default_factory=RollbackRules)
 
     def spec_of(self, variant: str) -> str:
         """The spec (``async``, ``cmd:...``, ``pkg.mod:attr``) a variant name runs."""

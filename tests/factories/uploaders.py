@@ -7,6 +7,7 @@ slowly. Each says what the harness must do about it."""
 
 from __future__ import annotations
 
+import builtins
 import os
 import sys
 import time
@@ -21,6 +22,8 @@ from uploader.sync_baseline import SyncBaselineUploader
 
 __all__ = [
     "KEY_SINK_ENV",
+    "RAISE_ENV",
+    "RAISE_MODE_ENV",
     "SLOW_ENV",
     "CorruptUploader",
     "CrashUploader",
@@ -28,6 +31,7 @@ __all__ = [
     "KeyLeaker",
     "KeySpy",
     "KillMockUploader",
+    "RaisingUploader",
     "SlowUploader",
     "corrupt_uploader",
     "crash_uploader",
@@ -161,6 +165,54 @@ class SlowUploader:
     ) -> list[Outcome]:
         time.sleep(float(os.environ.get(SLOW_ENV, "0.5")))
         return SyncBaselineUploader().upload_many(files, target, settings)
+
+
+# The exception type RaisingUploader's uploads raise (a builtin's name, or any other name:
+# a new exception class of that name), and where: "per_file" (default) or "upload_many".
+RAISE_ENV = "UPLOADBENCH_TEST_RAISE"
+RAISE_MODE_ENV = "UPLOADBENCH_TEST_RAISE_MODE"
+
+
+def _exception_type(name: str) -> type[Exception]:
+    found = getattr(builtins, name, None)
+    if isinstance(found, type) and issubclass(found, Exception):
+        return found
+    return type(name, (Exception,), {})
+
+
+class RaisingUploader:
+    """The sync baseline, until ``$UPLOADBENCH_TEST_RAISE`` names an exception type: then
+    every file's upload raises it and the uploader records it as ``docs/plugins.md`` asks
+    (``connection_error``, ``"Type: message"``), or, with ``$UPLOADBENCH_TEST_RAISE_MODE``
+    ``upload_many``, it escapes ``upload_many`` (a harness error). The same scenario (same
+    hash) behaves either way, so a test can build history, then raise something new."""
+
+    def upload_many(
+        self, files: Sequence[LocalFile], target: Target, settings: Settings
+    ) -> list[Outcome]:
+        name = os.environ.get(RAISE_ENV)
+        if not name:
+            return SyncBaselineUploader().upload_many(files, target, settings)
+        error = _exception_type(name)
+        if os.environ.get(RAISE_MODE_ENV) == "upload_many":
+            raise error("the uploader raised out of upload_many")
+        outcomes = []
+        for f in files:
+            start = time.perf_counter()
+            try:
+                raise error(f"cannot upload {f.name} at {start:.6f}")
+            except Exception as exc:  # what a careful plugin does with any failure
+                outcomes.append(
+                    Outcome(
+                        name=f.name,
+                        size=f.size,
+                        outcome="connection_error",
+                        started_at=start,
+                        ended_at=time.perf_counter(),
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                )
+        return outcomes
 
 
 hang_uploader = HangUploader()
