@@ -339,11 +339,14 @@ def _session(prepared: _Prepared, out: Any) -> None:
         try:
             command = json.loads(line)
             seed = int(command["seed"])
-            result = run_round(prepared, seed)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            result = {"error": f"malformed round line: {exc!r}"}
-        except HarnessError as err:
-            result = {"error": str(err)}
+            result: dict[str, Any] = {"error": f"malformed round line: {exc!r}"}
+        else:
+            # the uploader's own exceptions propagate: the process ends with its traceback
+            try:
+                result = run_round(prepared, seed)
+            except HarnessError as err:
+                result = {"error": str(err)}
         out.write(json.dumps(result, allow_nan=False) + "\n")
         out.flush()
 
