@@ -21,6 +21,7 @@ from harness.compare.baseline import baseline_checks, noise_runs
 from harness.compare.gate import data_lost_checks, exit_code_for, threshold_checks, trigger_check
 from harness.compare.model import Check, Policy, RunComparison, no_baseline_check
 from harness.compare.paired import to_gate_checks
+from harness.compare.steps import step_checks
 from harness.compare.variants import compare_variants
 from harness.errors import ResultsError
 from harness.history import GroupKey, HistoryEntry, history_root, load_history, select_comparable
@@ -192,6 +193,11 @@ def compare_run(
             )
         elif history is not None:
             checks.extend(_against_history(scenario, history, results, policy, all_notes))
+    if history is not None and baseline_run is None:
+        # steps over the nights (change points): a regression the nights after it confirmed
+        steps, step_notes = step_checks(results, history, policy)
+        checks.extend(steps)
+        all_notes.extend(step_notes)
     paired: tuple[PairedCheck, ...] = ()
     revisions = None
     if has_revisions(results):

@@ -36,7 +36,8 @@ __all__ = [
 
 # "paired": head against base measured in the same run (harness.analysis.paired);
 # "trigger": a rollback trigger against history (harness.analysis.triggers)
-CheckKind = Literal["variant", "history", "paired", "threshold", "integrity", "trigger"]
+# "step": a change point over the nights (harness.compare.steps)
+CheckKind = Literal["variant", "history", "paired", "step", "threshold", "integrity", "trigger"]
 CheckVerdict = Literal["regressed", "improved", "unchanged", "inconclusive", "pass", "fail"]
 
 
@@ -175,7 +176,9 @@ class RunComparison:
     def headline(self) -> str:
         """What decides the exit code, counted: gating checks only (as the run says)."""
         g = self.summary["gating"]
-        history = sum(1 for c in self.checks if c.kind in ("history", "paired") and c.gating)
+        history = sum(
+            1 for c in self.checks if c.kind in ("history", "paired", "step") and c.gating
+        )
         lost = sum(1 for c in self.checks if c.kind == "integrity")
         thresholds = [c for c in self.checks if c.kind == "threshold"]
         undecided = sum(1 for c in thresholds if c.verdict == "inconclusive")
@@ -208,7 +211,7 @@ class RunComparison:
             # a threshold's, data loss's or trigger's reason already names what was checked
             what = (
                 ""
-                if check.kind in ("threshold", "integrity", "trigger")
+                if check.kind in ("threshold", "integrity", "trigger", "step")
                 else (f"{check.metric} vs {check.baseline}: ")
             )
             out.append(f"  {check.verdict}: {check.label}: {what}{check.reason}")

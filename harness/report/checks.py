@@ -25,6 +25,9 @@ __all__ = ["PIVOT_METRICS", "checks_pivot", "checks_table", "gates_table"]
 # Kinds of check shown in the pivot of ratios; every other kind (thresholds, data lost,
 # whatever a newer comparison adds) is a rule with a pass/fail and goes to gates_table.
 _STATISTICAL_KINDS = ("variant", "history", "paired")
+# Kinds with a table of their own elsewhere on the page: steps against history (the
+# scenario's "Open steps", harness.report.steps). checks_table still lists them.
+_OWN_TABLE_KINDS = ("step",)
 
 
 # The metrics a reader looks for first, in the order of the pivot's columns.
@@ -130,8 +133,9 @@ def checks_pivot(checks: Sequence[Mapping[str, Any]]) -> str | None:
 
 
 def gates_table(checks: Sequence[Mapping[str, Any]]) -> str | None:
-    """The rule checks: thresholds, data lost and any other kind but variant and history:
-    the rule, what was measured, the verdict and why."""
+    """The rule checks: thresholds, data lost and any other kind but variant, history,
+    paired and step (the "Open steps" table): the rule, what was measured, the verdict and
+    why."""
     rows = [
         {
             "kind": _kind(c),
@@ -144,7 +148,7 @@ def gates_table(checks: Sequence[Mapping[str, Any]]) -> str | None:
             "reason": str(c.get("reason") or ""),
         }
         for c in checks
-        if c.get("kind") not in _STATISTICAL_KINDS
+        if c.get("kind") not in (*_STATISTICAL_KINDS, *_OWN_TABLE_KINDS)
     ]
     return html_table(rows, list(rows[0])) if rows else None
 

@@ -21,8 +21,10 @@ from matplotlib.ticker import FuncFormatter
 
 from harness.analysis import stats
 from harness.analysis.memory import peaks_by_variant_and_size
+from harness.compare.steps import Step
 from harness.metrics import METRICS, MetricKind
 from harness.report.format import is_number
+from harness.report.steps import marker_label
 from harness.report.trends import TREND_METRICS, HistoryKey, HistoryPoint
 from harness.report.view import ScenarioData
 from harness.results.contract import TrialDoc
@@ -351,10 +353,15 @@ class Plotter:
         series: Mapping[HistoryKey, list[HistoryPoint]],
         regressed: set[HistoryKey],
         run_id: str,
+        steps: Mapping[HistoryKey, Sequence[Step]] | None = None,
     ) -> str | None:
         """Key metrics night by night for each variant at its highest concurrency (first
         provider); this run's point is marked with a red cross where a regression against
-        history was confirmed."""
+        history was confirmed, and each change point of a drawn line in ``steps``
+        (:func:`harness.report.steps.trend_steps`) with a vertical line between the last
+        run of the old level and the first of the new, labelled with the step's size and
+        commits (:func:`harness.report.steps.marker_label`): dashed once confirmed, dotted
+        while pending."""
         mine = {k: v for k, v in series.items() if k[0] == scenario.name}
         # a metric with one run only (this one) has no trend to show
         metrics = [
@@ -395,6 +402,8 @@ class Plotter:
                         marker="." if len(xs) < 30 else None,
                         label=_label(f"{key[1]} {variant} c={key[3]}"),
                     )
+                    for step in (steps or {}).get(key, ()):
+                        self._step_marker(ax, step, position, colors[variant])
                     if key in regressed and run_id in position:
                         here = [y for x, y in zip(xs, ys, strict=True) if x == position[run_id]]
                         ax.plot(
@@ -410,3 +419,23 @@ class Plotter:
                 ax.set_ylim(bottom=0)
             flat[0].legend(fontsize=6)
             return self._svg(fig)
+
+    @staticmethod
+    def _step_marker(ax: Axes, step: Step, position: Mapping[str, int], color: str) -> None:
+        """A vertical line just before the first run of the new level, and its label."""
+        first = step.located.first_after.run_id
+        if first not in position:
+            return
+        x = position[first] - 0.5
+        ax.axvline(x, color=color, linewidth=0.8, linestyle="--" if step.confirmed else ":")
+        ax.text(
+            x,
+            0.98,
+            _label(marker_label(step)),
+            transform=ax.get_xaxis_transform(),
+            rotation=90,
+            ha="right",
+            va="top",
+            fontsize=6,
+            color=color,
+        )

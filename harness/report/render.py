@@ -22,6 +22,7 @@ import jinja2
 from markupsafe import Markup
 
 from harness.analysis.ablation import ablation_rows
+from harness.analysis.changepoints import CONFIRM
 from harness.analysis.claims import ClaimRow, claim_rows
 from harness.analysis.memory import memory_slope_by_variant
 from harness.analysis.summary import sample_time
@@ -38,6 +39,7 @@ from harness.report.paired import (
     paired_verdict_line,
 )
 from harness.report.plots import Plotter
+from harness.report.steps import open_steps_table, trend_steps
 from harness.report.trends import HistoryKey, history_series
 from harness.report.view import ScenarioData, scenarios_of
 from harness.report.warnings import report_warnings
@@ -213,6 +215,8 @@ def render_report(
     )
     checks = list((comparison or {}).get("checks") or ())
     series = history_series(history, results) if history else {}
+    # change points of the plotted series (the detector, pure): markers and pending steps
+    steps = trend_steps(series, results)
     regressed: set[HistoryKey] = {
         (
             str(c.get("scenario")),
@@ -266,10 +270,11 @@ def render_report(
                 "loop_lag": _markup(tables.loop_lag_table(scenario)),
                 "faults": _markup(tables.faults_table(scenario)),
                 "history": _markup(
-                    plotter.history(scenario, series, regressed, str(results.get("run_id")))
+                    plotter.history(scenario, series, regressed, str(results.get("run_id")), steps)
                 )
                 if series
                 else None,
+                "open_steps": _markup(open_steps_table(scenario.name, steps, comparison)),
                 "failed": [
                     f"{t.get('key') or t.get('variant')}"
                     + (" (base revision)" if is_base_trial(t) else "")
@@ -301,6 +306,7 @@ def render_report(
         micro=_markup(micro_table(micro_rows(micro, micro_previous))) if micro else None,
         warnings=warnings,
         has_history=bool(history),
+        confirm_nights=CONFIRM,
         history_nights=len({str(e.get("run_id")) for e in history or ()}),
         environment=Markup(tables.environment_table(env)) if env else None,  # noqa: S704
         packages=_markup(tables.packages_table(env)),

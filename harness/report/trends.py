@@ -41,6 +41,8 @@ class HistoryPoint:
     started_at: str
     fingerprint: str | None
     value: float
+    commit: str | None = None  # the run's git commit, when history recorded it
+    scenario_hash: str | None = None  # the scenario definition the night ran
 
 
 def entry_fingerprint(entry: Mapping[str, Any]) -> str | None:
@@ -80,9 +82,17 @@ def history_series(
         records.extend(summarize_run(cast(ResultsDoc, results)))
     series: dict[HistoryKey, list[HistoryPoint]] = {}
     for record in records:
-        point = (str(record.get("run_id", "")), str(record.get("started_at", "")))
+        run_id, started_at = str(record.get("run_id", "")), str(record.get("started_at", ""))
+        commit, scenario_hash = record.get("git_commit"), record.get("scenario_hash")
         for key, value in _rows(record):
             series.setdefault(key, []).append(
-                HistoryPoint(point[0], point[1], entry_fingerprint(record), value)
+                HistoryPoint(
+                    run_id,
+                    started_at,
+                    entry_fingerprint(record),
+                    value,
+                    commit=str(commit) if commit else None,
+                    scenario_hash=str(scenario_hash) if scenario_hash else None,
+                )
             )
     return series
