@@ -195,7 +195,6 @@ def _check(scenario: str, key: SeriesKey, step: Step) -> Check:
         variant=variant,
         concurrency=concurrency,
         metric=metric,
-        # "step" joins CheckKind in harness.compare.model with the rollback-trigger work
         kind="step",
         baseline=f"history step {step.located.describe()}",
         verdict="regressed" if step.direction == "regression" else "improved",
