@@ -6,9 +6,10 @@ of each repeat (the default since issue 14).
 The two variants are the reference uploader under two names: ``a = "async"`` and
 ``b = "async[pooling=on]"`` (pooling is on by default, so the code and settings are the
 same; a scenario refuses two names for one identical spec string, hence the explicit
-switch). For each order mode it prints, over the measured repeats, the median of the
-per-repeat ratios b/a (a and b of the same repeat, so they share the machine's load of
-that moment) for ``cpu_user_s`` and ``throughput_bytes_per_s``, and the same ratio taken
+switch). For each order mode it prints, over the measured rounds, the geometric mean of the
+per-round ratios b/a (a and b of the same process and round, so they share the machine's
+load of that moment) with its standard error, for ``cpu_user_s`` and
+``throughput_bytes_per_s``, and the same ratio taken
 as second/first by where the trials ran (``order`` in results.json): under the fixed order
 b/a *is* second/first; under the random order b/a should be near 1 whatever second/first
 shows. The last two columns split the random mode's b/a by which variant ran first (nan
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -115,12 +117,27 @@ def pairs(trials: Sequence[dict[str, Any]]) -> list[dict[str, dict[str, Any]]]:
 
 
 def median_ratio(rows: Sequence[dict[str, dict[str, Any]]], top: str, bottom: str, m: str) -> float:
-    ratios = [
-        r[top]["metrics"][m] / r[bottom]["metrics"][m]
+    """The geometric mean of the pairs' ratios, exp(mean log-ratio), as the paired verdict
+    takes it. Not the median: ``cpu_user_s`` comes in clock ticks (10 ms at CLK_TCK 100),
+    a round uses a few of them, so its ratios take a few discrete values and their median
+    jumps between them (1.0 or 1.024, say) instead of estimating anything."""
+    logs = [
+        math.log(r[top]["metrics"][m] / r[bottom]["metrics"][m])
         for r in rows
         if r[top]["metrics"].get(m) and r[bottom]["metrics"].get(m)
     ]
-    return statistics.median(ratios) if ratios else float("nan")
+    return math.exp(statistics.fmean(logs)) if logs else float("nan")
+
+
+def ratio_se(rows: Sequence[dict[str, dict[str, Any]]], m: str) -> float:
+    """The standard error of mean log(b/a), as a share: how far from 1 noise alone moves
+    the ratio."""
+    logs = [
+        math.log(r["b"]["metrics"][m] / r["a"]["metrics"][m])
+        for r in rows
+        if r["b"]["metrics"].get(m) and r["a"]["metrics"].get(m)
+    ]
+    return statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else float("nan")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"mode; {elapsed:.0f} s"
     )
     print(
-        f"{'order':<8}{'pairs':>6}  {'metric':<24}{'median b/a':>12}{'second/first':>14}"
+        f"{'order':<8}{'pairs':>6}  {'metric':<24}{'b/a':>8}{'± se':>8}{'second/first':>14}"
         f"{'b/a, b 1st':>12}{'b/a, b 2nd':>12}"
     )
     for mode in ("fixed", "random"):
@@ -168,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for m in METRICS:
             print(
                 f"{mode:<8}{len(rows[mode]):>6}  {m:<24}"
-                f"{median_ratio(rows[mode], 'b', 'a', m):>12.3f}"
+                f"{median_ratio(rows[mode], 'b', 'a', m):>8.3f}"
+                f"{ratio_se(rows[mode], m):>8.3f}"
                 f"{median_ratio(rows[mode], 'second', 'first', m):>14.3f}"
                 f"{median_ratio(b_first, 'b', 'a', m):>12.3f}"
                 f"{median_ratio(b_second, 'b', 'a', m):>12.3f}"
