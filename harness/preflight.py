@@ -21,7 +21,7 @@ import os
 import shlex
 import shutil
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from harness.errors import ScenarioError
@@ -33,22 +33,51 @@ __all__ = ["check_variants", "variant_problems"]
 _LABEL_LIMIT = 80
 
 
-def variant_problems(scenario: Scenario, names: Iterable[str] | None = None) -> list[ScenarioError]:
-    """One error per variant of ``scenario`` (or of ``names``) that cannot run."""
+def variant_problems(
+    scenario: Scenario,
+    names: Iterable[str] | None = None,
+    *,
+    search_path: Sequence[str] | None = None,
+    where: str = "",
+) -> list[ScenarioError]:
+    """One error per variant of ``scenario`` (or of ``names``) that cannot run. A plugin is
+    imported as the worker will: from the current directory, or, for a revision of a
+    base-and-head run, from ``search_path`` (its import root first, :mod:`harness.rig.
+    revisions`); ``where`` ("in revision base (main)") is added to the message."""
     problems = []
     for name in scenario.variants if names is None else names:
         spec = scenario.spec_of(name)
-        problem = _problem(spec)
+        with _as_the_worker_sees_it(search_path):
+            problem = _problem(spec)
+        if problem is not None and where:
+            problem += f" {where}"
         if problem is not None:
             source = str(scenario.path) if scenario.path is not None else scenario.name
             problems.append(ScenarioError(source, "variants", f"{_label(name, spec)} {problem}"))
     return problems
 
 
-def check_variants(scenarios: Iterable[tuple[Scenario, Iterable[str]]]) -> None:
+def check_variants(
+    scenarios: Iterable[tuple[Scenario, Iterable[str]]],
+    *,
+    search_paths: Mapping[str, Sequence[str]] | None = None,
+) -> None:
     """Raise the first problem of the variants that are about to run (one line); the rest
-    are counted in it, ``uploadbench validate`` lists them all."""
-    problems = [p for scenario, names in scenarios for p in variant_problems(scenario, names)]
+    are counted in it, ``uploadbench validate`` lists them all. ``search_paths`` (revision
+    label -> its workers' import path) checks each revision of a base-and-head run where
+    its workers will import it, instead of the current directory."""
+    pairs = [(scenario, list(names)) for scenario, names in scenarios]
+    if search_paths:
+        problems = [
+            p
+            for label, path in search_paths.items()
+            for scenario, names in pairs
+            for p in variant_problems(
+                scenario, names, search_path=path, where=f"(revision {label})"
+            )
+        ]
+    else:
+        problems = [p for scenario, names in pairs for p in variant_problems(scenario, names)]
     if not problems:
         return
     first = problems[0]
@@ -105,38 +134,38 @@ IMPORT_HINT = (
 
 def _plugin_problem(name: str) -> str | None:
     module_name, _, attr_path = name.partition(":")
-    with _as_the_worker_sees_it():
-        try:
-            module = importlib.import_module(module_name)
-        except Exception as exc:  # any error of user code at import time
-            where = "" if module_name in str(exc) else f" {module_name!r}"
-            problem = f"cannot import{where}: {type(exc).__name__}: {_first_line(exc)}"
-            # The plugin's own package is not found (not a module it imports in turn).
-            missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
-            if missing and (module_name == missing or module_name.startswith(missing + ".")):
-                problem += f" ({IMPORT_HINT})"
-            return problem
-        obj: object = module
-        for part in attr_path.split("."):
-            if not hasattr(obj, part):
-                return f"cannot run: module {module_name!r} has no attribute {attr_path!r}"
-            obj = getattr(obj, part)
-        if hasattr(obj, "upload_many"):
-            if not callable(obj.upload_many):
-                return f"cannot run: {attr_path}.upload_many is not a method"
-            return None
-        if isinstance(obj, type) or not callable(obj):
-            return (
-                f"cannot run: {attr_path} has no upload_many(files, target, settings) method "
-                "(see docs/plugins.md)"
-            )
-        # A factory: the worker calls it with no arguments, so call it the same way.
-        try:
-            made = obj()
-        except Exception as exc:
-            return f"cannot run: calling {attr_path}() failed: {type(exc).__name__}: {exc}"
-        if not callable(getattr(made, "upload_many", None)):
-            return f"cannot run: {attr_path}() returns an object without upload_many"
+    # where the import looks is set by the caller's _as_the_worker_sees_it
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any error of user code at import time
+        where = "" if module_name in str(exc) else f" {module_name!r}"
+        problem = f"cannot import{where}: {type(exc).__name__}: {_first_line(exc)}"
+        # The plugin's own package is not found (not a module it imports in turn).
+        missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+        if missing and (module_name == missing or module_name.startswith(missing + ".")):
+            problem += f" ({IMPORT_HINT})"
+        return problem
+    obj: object = module
+    for part in attr_path.split("."):
+        if not hasattr(obj, part):
+            return f"cannot run: module {module_name!r} has no attribute {attr_path!r}"
+        obj = getattr(obj, part)
+    if hasattr(obj, "upload_many"):
+        if not callable(obj.upload_many):
+            return f"cannot run: {attr_path}.upload_many is not a method"
+        return None
+    if isinstance(obj, type) or not callable(obj):
+        return (
+            f"cannot run: {attr_path} has no upload_many(files, target, settings) method "
+            "(see docs/plugins.md)"
+        )
+    # A factory: the worker calls it with no arguments, so call it the same way.
+    try:
+        made = obj()
+    except Exception as exc:
+        return f"cannot run: calling {attr_path}() failed: {type(exc).__name__}: {exc}"
+    if not callable(getattr(made, "upload_many", None)):
+        return f"cannot run: {attr_path}() returns an object without upload_many"
     return None
 
 
@@ -146,17 +175,23 @@ def _first_line(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _as_the_worker_sees_it() -> Iterator[None]:
+def _as_the_worker_sees_it(search_path: Sequence[str] | None = None) -> Iterator[None]:
     # ``python -m`` puts the current directory first on sys.path; a console script does
-    # not. A plugin that prints while importing must not write into our stdout (results).
-    cwd = os.getcwd()
-    added = cwd not in sys.path
-    if added:
-        sys.path.insert(0, cwd)
+    # not. A revision's worker (``python -P``) looks in its import path instead, and each
+    # revision must import its own code: what a revision's check imported is forgotten
+    # afterwards. A plugin that prints while importing must not write into our stdout.
+    first = list(search_path) if search_path is not None else [os.getcwd()]
+    added = [p for p in first if p not in sys.path]
+    before = set(sys.modules)
+    sys.path[:0] = added
     try:
         with contextlib.redirect_stdout(sys.stderr):
             yield
     finally:
-        if added:
+        for path in added:
             with contextlib.suppress(ValueError):
-                sys.path.remove(cwd)
+                sys.path.remove(path)
+        if search_path is not None:
+            for name in set(sys.modules) - before:
+                del sys.modules[name]
+            importlib.invalidate_caches()

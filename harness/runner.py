@@ -3,9 +3,10 @@
 The orchestrator never times an upload (pyperf's split). Before any trial it checks that
 every variant can run at all (:mod:`harness.preflight`), prepares the files and starts the
 rig (:mod:`harness.rig`: the mock provider, and the fault proxy of a scenario with network
-faults). A trial is one round of one cell (:mod:`harness.plan`); the rounds of a process
-group share one worker process per cell (:class:`harness.rig.workers.WorkerSession`),
-started at the group's first round and ended after its last. For each round it resets
+faults or a network profile). A trial is one round of one cell (:mod:`harness.plan`); the
+rounds of a process group share one worker process per cell
+(:class:`harness.rig.workers.WorkerSession`), started at the group's first round and ended
+after its last. For each round it resets
 the mock, installs the scenario's faults (the same draws for every cell of the round),
 asks the cell's worker for one round, then judges what the mock received
 (:mod:`harness.checks`): a file the provider does not hold intact is a failed upload,
@@ -70,6 +71,8 @@ class RevisionCode(Protocol):
 
     @property
     def python(self) -> str: ...
+
+    def pythonpath(self) -> list[str]: ...
 
     def worker_env(self, env: Mapping[str, str]) -> dict[str, str]: ...
 
@@ -308,6 +311,7 @@ class _Run:
             seed=self.seed + trial.repeat,
             profile_dir=str(self.store.run_dir / "profiles") if profiled else None,
             run_dir=str(self.store.run_dir) if profiled else None,
+            ca_file=str(self.rig.ca_file) if self.rig.ca_file is not None else None,
         )
 
     def _keep_log(self, key: str, stderr: str) -> None:
@@ -483,10 +487,15 @@ def _plan(
     return [(s, [t for t in trials if t.scenario == s.name]) for s in scenarios]
 
 
-def _preflight(plans: Sequence[tuple[Scenario, list[Trial]]]) -> None:
+def _preflight(
+    plans: Sequence[tuple[Scenario, list[Trial]]],
+    revisions: Mapping[str, RevisionCode] | None = None,
+) -> None:
     # Only the variants about to run: a --variant filter or a finished shard skips the rest.
+    # A base-and-head run checks each revision where its workers will import it.
     check_variants(
-        (scenario, list(dict.fromkeys(t.variant for t in trials))) for scenario, trials in plans
+        ((scenario, list(dict.fromkeys(t.variant for t in trials))) for scenario, trials in plans),
+        search_paths={label: r.pythonpath() for label, r in (revisions or {}).items()} or None,
     )
 
 
@@ -548,9 +557,9 @@ def run_scenarios(
     if resume is not None:
         store = ResultsStore.reopen(resume)
         plans = _missing(plans, store, shard)
-        _preflight(plans)
+        _preflight(plans, by_label)
     else:
-        _preflight(plans)
+        _preflight(plans, by_label)
         store = ResultsStore(
             out_dir,
             new_run_id(now, rng or random.Random()),
@@ -572,12 +581,11 @@ def run_scenarios(
         hash_algos = {f.hash_algo for fs in filesets.values() for f in fs.files}
         if len(hash_algos) > 1:
             raise HarnessError(f"file sets use different hash algorithms: {sorted(hash_algos)}")
-        rig = MockRig(
-            python=python,
-            seed=seed,
-            hash_algo=hash_algos.pop() if hash_algos else None,
-            log_dir=log_dir,
-        )
+        hash_algo = hash_algos.pop() if hash_algos else None
+        # One mock per run, over the TLS of the first scenario with trials; a scenario that
+        # asks for other TLS gets a fresh mock (new CA and key) when its turn comes.
+        first_tls = next((s.tls for s, trials in plans if trials), "off")
+        rig = MockRig(python=python, seed=seed, hash_algo=hash_algo, log_dir=log_dir, tls=first_tls)
         runner = _Run(
             store=store,
             rig=rig,
@@ -592,15 +600,31 @@ def run_scenarios(
             store.add_scenario(scenario.name, scenario.hash, scenario.definition, scenario.baseline)
             if not trials:
                 continue
+            if scenario.tls != rig.tls:
+                rig.stop()
+                rig = None
+                rig = MockRig(
+                    python=python, seed=seed, hash_algo=hash_algo, log_dir=log_dir, tls=scenario.tls
+                )
+                runner.rig = rig
             proxy = (
                 start_proxy(
-                    scenario.network_faults, rig.url, python=python, seed=seed, log_dir=log_dir
+                    scenario.network_faults,
+                    rig.url,
+                    python=python,
+                    seed=seed,
+                    log_dir=log_dir,
+                    network=scenario.network,
                 )
-                if scenario.network_faults
+                if scenario.network_faults or scenario.network is not None
                 else None
             )
             try:
-                root_url = proxy.url if proxy is not None else rig.url
+                root_url = rig.url
+                if proxy is not None:
+                    # a TCP proxy: over TLS the client still speaks https, through it
+                    scheme = "https://" if rig.tls != "off" else "http://"
+                    root_url = scheme + proxy.url.removeprefix("http://")
                 for trial in trials:
                     if proxy is not None:
                         proxy.check_alive()

@@ -182,3 +182,24 @@ def test_max_pairs_adds_processes_only_while_a_gating_check_is_undecided(
         # both revisions of the added process, in every added round
         added = [t for t in trials if t["repeat"] == 1]
         assert sorted({t["revision"]["label"] for t in added}) == ["base", "head"]
+
+
+def test_repo_flag_runs_from_outside_the_plugin_repository(
+    plugin_repo: Path, tmp_path: Path
+) -> None:
+    # the plugin is imported from each revision's worktree, never from the current
+    # directory: the preflight and the workers look in the same place
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "harness", "run", str(plugin_repo / "plug.toml"),
+            "--repo", str(plugin_repo), "--base", "good", "--head", "broken",
+            "--reports", str(tmp_path / "r"), "--against", "none", "--no-report",
+            "--cache-dir", str(tmp_path / "cache" / "filesets"),
+        ],
+        cwd=elsewhere, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "cannot import" not in done.stderr
