@@ -20,8 +20,9 @@ and a metric whose minimum effect is 0 (integrity errors: any change is one) is 
 on the *difference* scale: per pair ``head - base``, the effect their mean (``delta``).
 Every other metric on the *ratio* scale: per pair ``log(head / base)``, the effect
 ``exp(mean)`` (the ratio, head/base; +5% reads 1.05). The log needs positive values: a
-pair with a value <= 0 is dropped from a ratio-scale check, and the reason says how many
-were (a pair with a value missing is dropped from either scale, and counted too).
+pair of two equal values is no change (0 retries against 0), any other pair with a value
+<= 0 is dropped from a ratio-scale check, and the reason says how many were (a pair with a
+value missing is dropped from either scale, and counted too).
 
 **Verdict rule** (:func:`paired_checks`), per (scenario, cell, metric), in this order:
 
@@ -331,10 +332,14 @@ def _prepare(
     for repeat, b, h in values:
         if b is None or h is None:
             prepared.missing += 1
-        elif prepared.scale == "ratio" and (b <= 0.0 or h <= 0.0):
+        elif prepared.scale == "ratio" and b != h and (b <= 0.0 or h <= 0.0):
             prepared.not_positive += 1
         else:
-            effect = math.log(h / b) if prepared.scale == "ratio" else h - b
+            # equal values are no change on either scale (0 retries against 0 retries)
+            if b == h:
+                effect = 0.0
+            else:
+                effect = math.log(h / b) if prepared.scale == "ratio" else h - b
             prepared.effects.append((repeat, effect))
             prepared.base.append(b)
             prepared.head.append(h)

@@ -90,7 +90,8 @@ _RULES = ("threshold", "trigger")
 
 def _md_table(checks: Sequence[Check]) -> list[str]:
     lines = [
-        "| where | kind | metric | against | verdict | ratio | 95% CI | p | n | reason |",
+        "| where | kind | metric | against | verdict | ratio | CI (95%; paired: 1 - alpha) "
+        "| p | n | reason |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for c in checks:

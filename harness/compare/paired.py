@@ -126,7 +126,10 @@ def paired_headline(checks: Sequence[PairedCheck]) -> str:
         return "no gating check: no base and head pairs"
     regressed = [c for c in gating if c.verdict == "regressed"]
     improved = [c for c in gating if c.verdict == "improved"]
-    inconclusive = [c for c in gating if c.verdict == "inconclusive"]
+    # the gate's one rule (Check.undecided): an inconclusive check whose CI already rules
+    # out a regression beyond the minimum effect does not hold the run
+    inconclusive = [c for c in gating if to_gate_check(c).undecided]
+    ruled_out = [c for c in gating if c.verdict == "inconclusive" and c not in inconclusive]
     parts = []
     if regressed:
         speed = all(METRICS[c.metric].kind in _SPEED_KINDS for c in regressed)
@@ -136,6 +139,11 @@ def paired_headline(checks: Sequence[PairedCheck]) -> str:
         )
     if inconclusive:
         parts.append(f"inconclusive on {_count(len(inconclusive))}")
+    if ruled_out:
+        parts.append(
+            f"no regression beyond the minimum effect on {_count(len(ruled_out))} "
+            f"({_titles(ruled_out)}: the CI reaches only the better side)"
+        )
     if improved:
         speed = all(METRICS[c.metric].kind in _SPEED_KINDS for c in improved)
         parts.append(

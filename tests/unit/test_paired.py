@@ -257,10 +257,10 @@ def test_zero_values_are_dropped_from_a_ratio_and_the_reason_says_so() -> None:
     check = by_metric(paired_checks(doc))["throughput_bytes_per_s"]
     assert (check.n_pairs, check.n_dropped) == (27, 3)
     assert "3 with a value <= 0 (no log-ratio)" in check.reason
-    # retries are 0 everywhere: every pair dropped, too few pairs
+    # retries are 0 on both sides of every pair: no change, not a dropped pair
     retries = by_metric(paired_checks(doc))["retries"]
-    assert retries.verdict == "inconclusive"
-    assert retries.n_dropped == 30
+    assert retries.verdict == "unchanged"
+    assert retries.n_dropped == 0
 
 
 def test_the_default_alpha_is_bonferroni_over_the_gating_checks() -> None:
@@ -405,3 +405,23 @@ def test_the_statistics_helpers() -> None:
     ci = stats.cluster_bootstrap_mean_ci([[1.0, 2.0, 3.0], [2.0, 3.0]], rng=rng)
     assert 1.0 <= ci.low < 2.2 < ci.high <= 3.0
     assert stats.cluster_bootstrap_mean_ci([[0.0, 0.0]], rng=rng).low == 0.0
+
+
+def test_an_inconclusive_check_that_rules_out_a_regression_does_not_hold_the_run() -> None:
+    import dataclasses
+
+    from harness.compare.paired import paired_exit_code, paired_headline
+
+    doc = paired_doc(seed=11)
+    checks = [c for c in paired_checks(doc) if c.metric == "throughput_bytes_per_s"]
+    # +3.3% [-0.5%, +8.3%] on throughput: undecided, but no regression beyond 5% is possible
+    better_side = dataclasses.replace(
+        checks[0], verdict="inconclusive", ratio=1.033, ci_low=0.995, ci_high=1.083
+    )
+    assert paired_exit_code([better_side]) == 0
+    assert "no regression beyond the minimum effect on 1 gating check" in paired_headline(
+        [better_side]
+    )
+    worse_side = dataclasses.replace(better_side, ratio=0.97, ci_low=0.92, ci_high=1.01)
+    assert paired_exit_code([worse_side]) == 3
+    assert paired_headline([worse_side]).startswith("inconclusive on 1 gating check")
