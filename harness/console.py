@@ -205,6 +205,17 @@ def render_run(
     efficiency (``sample``: how much of the run's time measured uploads) and the exit
     code."""
     render_summary(summaries, console)
+    if comparison.revisions is not None:
+        # the tables above are the head's; the base is in the paired checks below
+        from harness.compare.paired import paired_headline, revision_text
+
+        head = revision_text(comparison.revisions.get("head"))
+        base = revision_text(comparison.revisions.get("base"))
+        console.print(
+            f"tables: the head ({escape(head)}); head against base ({escape(base)}): "
+            f"{escape(paired_headline(comparison.paired))}",
+            highlight=False,
+        )
     for line in comparison.lines:
         console.print(escape(line), highlight=False)
     if sample is not None:
