@@ -68,7 +68,7 @@ class CalibrateCommand:
         add("--all-metrics", action="store_true", help="print every metric, not the gating ones")
         add("--json", action="store_true", help="print the analysis as JSON")
         add("--cache-dir", type=Path, metavar="DIR", help="file-set cache (as for run)")
-        add("--paired", action="store_true", help="run each A/A run as base and head of the same code, interleaved per round, and report the paired noise: pairs needed to detect 5%% and 10%%")  # noqa: E501  # fmt: skip
+        add("--paired", action="store_true", help="run each A/A run as base and head of the same code (both the code as it is in the current directory), interleaved per round, and report the paired noise: the pairs needed to detect 5%% and 10%%")  # noqa: E501  # fmt: skip
 
     def run(self, args: argparse.Namespace) -> int:
         if bool(args.scenario) == bool(args.sources):
