@@ -336,10 +336,8 @@ def _prepare(
             prepared.not_positive += 1
         else:
             # equal values are no change on either scale (0 retries against 0 retries)
-            if b == h:
-                effect = 0.0
-            else:
-                effect = math.log(h / b) if prepared.scale == "ratio" else h - b
+            ratio_scale = prepared.scale == "ratio"
+            effect = 0.0 if b == h else math.log(h / b) if ratio_scale else h - b
             prepared.effects.append((repeat, effect))
             prepared.base.append(b)
             prepared.head.append(h)
