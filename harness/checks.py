@@ -23,6 +23,7 @@ from harness.results.contract import LostFile, Metrics
 __all__ = [
     "charge_lost_files",
     "count_connections",
+    "count_handshakes",
     "count_integrity_errors",
     "judge_records",
     "lost_files",
@@ -167,8 +168,16 @@ def count_connections(stats: Mapping[str, Any]) -> int:
     return len({r.get("connection_id") for r in requests if r.get("connection_id") is not None})
 
 
+def count_handshakes(stats: Mapping[str, Any]) -> int:
+    """TLS handshakes the uploader paid for: those of the connections that carried its
+    requests (the mock's ``provider_handshakes``; 0 over plain HTTP or from an older mock).
+    A connection kept alive from an earlier trial carries no new handshake."""
+    return int(stats.get("totals", {}).get("provider_handshakes", 0))
+
+
 def mock_summary(stats: Mapping[str, Any]) -> dict[str, Any]:
-    """The trial's ``mock`` block: what the server saw and which faults it applied."""
+    """The trial's ``mock`` block: what the server saw and which faults it applied;
+    ``tls_handshakes`` is :func:`count_handshakes`, beside ``provider_connections``."""
     totals = stats.get("totals", {})
     return {
         "faults_applied": dict(totals.get("faults_applied", {})),
@@ -177,4 +186,5 @@ def mock_summary(stats: Mapping[str, Any]) -> dict[str, Any]:
         "bytes_received": int(totals.get("bytes_received", 0)),
         "connections_accepted": int(totals.get("connections_accepted", 0)),
         "provider_connections": count_connections(stats),
+        "tls_handshakes": count_handshakes(stats),
     }

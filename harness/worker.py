@@ -78,7 +78,8 @@ class TrialSpec:
     provider's URL and ``metadata_project_url`` the Supabase project that holds the uploads
     table (both become :class:`uploader.Target` fields). ``api_key`` is the mock's per-run
     key: it travels on stdin only and never enters a result. ``profile_dir``/``run_dir``
-    are read by :mod:`harness.profile`."""
+    are read by :mod:`harness.profile`. ``ca_file`` is the TLS mock's CA certificate (PEM),
+    None over plain HTTP: it becomes ``Target.ca_file`` and ``$SSL_CERT_FILE``."""
 
     trial_id: str
     scenario: str
@@ -100,6 +101,7 @@ class TrialSpec:
     round: int = 0
     warmup: bool = False
     session: bool = False  # rounds follow on stdin, one JSON line each (module doc)
+    ca_file: str | None = None  # the run's CA over TLS (Target.ca_file, $SSL_CERT_FILE)
 
     def to_json(self) -> str:
         """The spec as sent on the worker's stdin."""
@@ -153,6 +155,9 @@ def _settings(spec: TrialSpec) -> Settings:
 def _target(spec: TrialSpec) -> Target:
     if spec.provider not in ("kimi", "glm", "supabase"):
         raise HarnessError(f"unknown provider {spec.provider!r}")
+    # ca_file only over TLS: a base revision's older uploader (run --base) has a Target
+    # without that field, and over plain HTTP it has nothing to carry
+    tls: dict[str, Any] = {"ca_file": spec.ca_file} if spec.ca_file else {}
     return Target(
         provider=cast(Any, spec.provider),
         base_url=spec.base_url,
@@ -160,7 +165,20 @@ def _target(spec: TrialSpec) -> Target:
         purpose=spec.purpose,
         bucket=spec.bucket,
         metadata_project_url=spec.metadata_project_url,
+        **tls,
     )
+
+
+# Over TLS the worker's environment trusts the run's CA too, for code that never sees
+# Target.ca_file: OpenSSL's default paths (ssl.create_default_context, aiohttp, httpx with
+# trust_env, curl built on OpenSSL) read $SSL_CERT_FILE, requests reads $REQUESTS_CA_BUNDLE.
+CA_ENV = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+
+
+def _trust_ca(ca_file: str | None) -> None:
+    if ca_file:
+        for name in CA_ENV:
+            os.environ[name] = ca_file
 
 
 def _load(variant: str) -> Any:
@@ -273,6 +291,7 @@ def prepare(spec: TrialSpec | Mapping[str, Any]) -> _Prepared:
     trial = spec if isinstance(spec, TrialSpec) else TrialSpec.from_mapping(spec)
     target = _target(trial)
     _settings(trial)
+    _trust_ca(trial.ca_file)
     uploader = _load(trial.variant)
     is_async = inspect.iscoroutinefunction(getattr(uploader, "upload_many", None))
     return _Prepared(trial, target, is_async)

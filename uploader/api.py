@@ -55,11 +55,14 @@ class Target:
     table: str = "file_uploads"  # metadata rows written after each upload (rest/v1/{table})
     record_metadata: bool = True  # the seed system's blocking database insert
     metadata_project_url: str | None = None  # the Supabase project holding ``table``
+    # A CA certificate (PEM) to trust for an https:// ``base_url``, e.g. the TLS mock's
+    # per-run CA; None: the system's trust store (uploader.tls turns it into a context)
+    ca_file: str | None = None
 
     def __repr__(self) -> str:  # never print the key
         return (
             f"Target(provider={self.provider!r}, base_url={self.base_url!r}, key='***', "
-            f"purpose={self.purpose!r}, bucket={self.bucket!r})"
+            f"purpose={self.purpose!r}, bucket={self.bucket!r}, ca_file={self.ca_file!r})"
         )
 
 

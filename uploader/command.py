@@ -1,8 +1,11 @@
 """``cmd:TEMPLATE``: an external command per file (curl for the physical ceiling, or
 another team's CLI).
 
-The template is split with :func:`shlex.split`; ``{path}``, ``{url}``, ``{key}`` and
-``{name}`` are substituted inside each argument, and the command runs without a shell.
+The template is split with :func:`shlex.split`; ``{path}``, ``{url}``, ``{key}``,
+``{name}`` and ``{cafile}`` are substituted inside each argument, and the command runs
+without a shell. ``{cafile}`` is the CA certificate (PEM) to trust over TLS
+(:attr:`Target.ca_file`) and the empty string without one: ``curl --cacert {cafile}``
+works with and without TLS, since curl reads no CA file for an ``http://`` URL.
 Exit code 0 is ok; if stdout is a JSON object with ``id`` or ``Key`` that becomes the file
 id, and a ``bytes`` count is checked against the file's size.
 """
@@ -23,7 +26,7 @@ from uploader.timeouts import deadline_s
 __all__ = ["PLACEHOLDERS", "CommandUploader", "render_command"]
 
 Clock = Callable[[], float]
-PLACEHOLDERS = ("path", "url", "key", "name")
+PLACEHOLDERS = ("path", "url", "key", "name", "cafile")
 # curl's exit codes that say what went wrong (man curl, "EXIT CODES").
 _CURL_TIMEOUT = frozenset({28})
 _CURL_HTTP_ERROR = frozenset({22})
@@ -43,6 +46,7 @@ def render_command(template: str, file: LocalFile, target: Target) -> list[str]:
         "url": protocol.upload_url(target, file.name),
         "key": target.key,
         "name": file.name,
+        "cafile": target.ca_file or "",
     }
     rendered = []
     for arg in argv:

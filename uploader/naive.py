@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
-from uploader import protocol
+from uploader import protocol, tls
 from uploader.api import LocalFile, Outcome, OutcomeClass, Settings, Target
 from uploader.timeouts import legacy_timeout_s
 
@@ -73,6 +73,7 @@ class NaiveAsyncUploader:
                 headers=dict(req.headers),
                 content=(req.head, data, req.tail),
                 timeout=timeout,
+                verify=tls.httpx_verify(target),
             )
             del data
             verdict = protocol.judge_upload(
@@ -119,7 +120,13 @@ class NaiveAsyncUploader:
         row = protocol.metadata_row(target, file, file_id, stored)
         req = protocol.metadata_insert(target, row)
         # Bottleneck 3: the blocking database insert, called straight from the coroutine.
-        resp = httpx.post(req.url, headers=dict(req.headers), content=req.head, timeout=timeout)
+        resp = httpx.post(
+            req.url,
+            headers=dict(req.headers),
+            content=req.head,
+            timeout=timeout,
+            verify=tls.httpx_verify(target),
+        )
         if 200 <= resp.status_code < 300:
             return None
         return f"stored as {file_id}, metadata insert failed: HTTP {resp.status_code}"

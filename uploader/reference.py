@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import random
 import secrets
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from typing import Any
 import aiohttp
 import httpx
 
-from uploader import protocol
+from uploader import protocol, tls
 from uploader.api import Fixes, LocalFile, Outcome, OutcomeClass, Settings, Target
 from uploader.filesource import Chunk, FileSource
 from uploader.retry import RetryPolicy
@@ -156,6 +157,8 @@ class _Run:
         self.records_metadata = False
         self.meta_client: httpx.Client | None = None  # only for the blocking insert
         self.claimed: set[str] = set()
+        # one context for every session of the run: the target's CA, or aiohttp's default
+        self.ssl: ssl.SSLContext | bool = tls.ssl_context(target) or True
 
     async def __aenter__(self) -> _Run:
         if self.fixes.pooling:
@@ -173,6 +176,7 @@ class _Run:
                     pool=self.settings.min_timeout_s,
                 ),
                 limits=httpx.Limits(max_connections=self.concurrency),
+                verify=tls.httpx_verify(self.target),
             )
         return self
 
@@ -190,6 +194,7 @@ class _Run:
             limit_per_host=self.concurrency,
             keepalive_timeout=None if force_close else _KEEPALIVE_S,
             force_close=force_close,
+            ssl=self.ssl,
         )
         # No total timeout: the size-aware deadline and the stall watchdog bound attempts.
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.settings.connect_timeout_s)

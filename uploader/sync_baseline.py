@@ -25,7 +25,7 @@ from storage3.exceptions import StorageApiError
 from supabase import Client, create_client
 from supabase.lib.client_options import SyncClientOptions
 
-from uploader import protocol
+from uploader import protocol, tls
 from uploader.api import LocalFile, Outcome, OutcomeClass, Settings, Target
 from uploader.timeouts import legacy_timeout_s
 
@@ -62,7 +62,7 @@ class SyncBaselineUploader:
         wanted = target.provider == "supabase" or target.record_metadata
         timeout = self._timeout(settings)
         # The official client's own httpx client, given the legacy fixed timeout.
-        with httpx.Client(timeout=timeout) as http:
+        with httpx.Client(timeout=timeout, verify=tls.httpx_verify(target)) as http:
             supabase: Client | None = None
             if project is not None and wanted:
                 supabase = create_client(
@@ -129,7 +129,7 @@ class SyncBaselineUploader:
         )
         timeout = self._timeout(settings)
         # A new client per upload: the legacy code's connection per upload.
-        with httpx.Client(timeout=timeout) as client:
+        with httpx.Client(timeout=timeout, verify=tls.httpx_verify(target)) as client:
             resp = client.post(
                 req.url, headers=dict(req.headers), content=(req.head, data, req.tail)
             )

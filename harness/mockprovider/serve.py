@@ -2,6 +2,8 @@
 
 Shared by ``uploadbench mock`` and ``python -m harness.mockprovider``. The first line on
 stdout is the base URL, printed only once the socket accepts connections; logs go to stderr.
+With ``--tls`` the URL is ``https://`` and the per-start CA certificate is written (PEM) to
+``--ca-file`` (default: a temporary file named on stderr, removed on stop) before it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from harness.errors import HarnessError, ScenarioError
 from harness.mockprovider.config import HASH_ALGOS, MockConfig
 from harness.mockprovider.faults import FaultSpec, FaultValueError, validate_faults
 from harness.mockprovider.server import MockServer
+from harness.mockprovider.tls import TLS_VERSIONS, make_tls
 
 __all__ = ["KEYS_ENV", "add_arguments", "config_from_args", "load_faults_file", "serve"]
 
@@ -82,6 +86,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="xxh3_128",
         help="content hash the mock records per upload, for the harness's integrity check "
         "(default xxh3_128)",
+    )
+    parser.add_argument(
+        "--tls",
+        nargs="?",
+        const="1.3",
+        default=None,
+        choices=TLS_VERSIONS,
+        metavar="VERSION",
+        help="serve HTTPS with a CA and certificate made for this start, pinned to TLS "
+        "VERSION (1.2 or 1.3; --tls alone: 1.3)",
+    )
+    parser.add_argument(
+        "--ca-file",
+        default=None,
+        metavar="PATH",
+        help="with --tls: write the CA certificate (PEM) that clients must trust to PATH "
+        "(default: a temporary file, named on stderr)",
     )
     parser.add_argument("--seed", type=int, default=None, help="fault seed (default 0)")
     parser.add_argument(
@@ -171,14 +192,34 @@ async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
         await asyncio.sleep(PARENT_POLL_S)
 
 
-async def _serve(config: MockConfig, port: int, *, exit_with_parent: bool = False) -> None:
+async def _serve(
+    config: MockConfig,
+    port: int,
+    *,
+    exit_with_parent: bool = False,
+    tls: str | None = None,
+    ca_file: str | None = None,
+) -> None:
     loop = asyncio.get_running_loop()
+    context = None
+    temporary: Path | None = None
+    if tls is not None:
+        material = make_tls(tls)
+        context = material.server_context
+        if ca_file is None:
+            handle, name = tempfile.mkstemp(prefix="uploadbench-mock-ca-", suffix=".pem")
+            os.close(handle)
+            ca_file = name
+            temporary = Path(name)
+        # written before the URL is printed: a caller that saw the URL can read the CA
+        material.write_ca(ca_file)
+        log.info("mock provider: TLS %s, CA certificate in %s", tls, ca_file)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     watcher = asyncio.create_task(_watch_parent(os.getppid(), stop)) if exit_with_parent else None
     try:
-        async with MockServer(config, port) as server:
+        async with MockServer(config, port, ssl_context=context) as server:
             # the readiness signal: callers wait for this line, never sleep
             sys.stdout.write(server.url + "\n")
             sys.stdout.flush()
@@ -186,6 +227,8 @@ async def _serve(config: MockConfig, port: int, *, exit_with_parent: bool = Fals
             await stop.wait()
             log.info("mock provider stopping")
     finally:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
         if watcher is not None:
             watcher.cancel()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -195,10 +238,22 @@ async def _serve(config: MockConfig, port: int, *, exit_with_parent: bool = Fals
 def serve(args: argparse.Namespace) -> int:
     """Run until SIGTERM or SIGINT; return the exit code (0 on a clean stop)."""
     config = config_from_args(args)
+    tls = getattr(args, "tls", None)
+    ca_file = getattr(args, "ca_file", None)
+    if ca_file is not None and tls is None:
+        raise HarnessError("mock: --ca-file needs --tls")
     if not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(message)s")
     try:
-        asyncio.run(_serve(config, args.port, exit_with_parent=args.exit_with_parent))
+        asyncio.run(
+            _serve(
+                config,
+                args.port,
+                exit_with_parent=args.exit_with_parent,
+                tls=tls,
+                ca_file=ca_file,
+            )
+        )
     except OSError as exc:  # pragma: no cover - bind errors are turned into HarnessError
         raise HarnessError(f"mock: {exc}") from None
     return 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -52,7 +53,11 @@ class _CountingProtocol(asyncio.Protocol):
         self._state = state
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._state.connection_opened(self._inner)
+        # Over TLS asyncio calls this once the handshake has completed: one handshake each.
+        ident = self._state.connection_opened(self._inner)
+        tls = transport.get_extra_info("ssl_object")
+        if tls is not None:
+            self._state.stats.tls_handshake(ident, resumed=bool(tls.session_reused))
         self._inner.connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -73,8 +78,14 @@ class _CountingProtocol(asyncio.Protocol):
 
 
 class _CountingSite(web.SockSite):
-    def __init__(self, runner: web.AppRunner, sock: socket.socket, state: MockState) -> None:
-        super().__init__(runner, sock, backlog=1024)
+    def __init__(
+        self,
+        runner: web.AppRunner,
+        sock: socket.socket,
+        state: MockState,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        super().__init__(runner, sock, backlog=1024, ssl_context=ssl_context)
         self._state = state
 
     async def start(self) -> None:
@@ -84,7 +95,10 @@ class _CountingSite(web.SockSite):
         state = self._state
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: _CountingProtocol(server(), state), sock=self._sock, backlog=self._backlog
+            lambda: _CountingProtocol(server(), state),
+            sock=self._sock,
+            backlog=self._backlog,
+            ssl=self._ssl_context,
         )
 
 
@@ -110,7 +124,8 @@ class MockServer:
 
     ``async with MockServer(cfg) as srv:`` serves in the running loop; ``srv.url`` is the
     base URL, e.g. ``http://127.0.0.1:PORT`` (providers under ``/kimi/v1``,
-    ``/glm/api/paas/v4`` and ``/supabase``).
+    ``/glm/api/paas/v4`` and ``/supabase``). With ``ssl_context`` (e.g.
+    :func:`harness.mockprovider.tls.make_tls`) it serves HTTPS and the URL is ``https://``.
     """
 
     def __init__(
@@ -121,9 +136,11 @@ class MockServer:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.perf_counter,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.config = config
         self._port = port
+        self.ssl_context = ssl_context
         self._app_args: dict[str, Any] = {"clock": clock, "monotonic": monotonic, "sleep": sleep}
         self._runner: web.AppRunner | None = None
         self._app: web.Application | None = None
@@ -134,7 +151,10 @@ class MockServer:
         if not self.port:
             raise HarnessError("mock: the server is not running")
         host = self.config.host
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return (
+            f"{scheme}://[{host}]:{self.port}" if ":" in host else f"{scheme}://{host}:{self.port}"
+        )
 
     @property
     def state(self) -> MockState:
@@ -158,7 +178,7 @@ class MockServer:
         )
         await runner.setup()
         try:
-            await _CountingSite(runner, sock, state_of(app)).start()
+            await _CountingSite(runner, sock, state_of(app), self.ssl_context).start()
         except BaseException:
             await runner.cleanup()
             sock.close()

@@ -7,6 +7,10 @@ The ``totals`` (all since the last ``/__mock/reset``):
 - ``provider_connections``: distinct connections that carried at least one provider request
   (counted when the request arrives, so it includes requests still in flight and records
   dropped past ``max_records``): the connections an uploader opened;
+- ``tls_handshakes``: TLS handshakes completed (one per accepted connection over TLS, control
+  ones included; 0 over plain HTTP), ``tls_resumed`` of them resumed a session, and
+  ``provider_handshakes``: those of the connections that carried a provider request, i.e. the
+  handshakes an uploader paid for;
 - ``bytes_received``, ``faults_applied`` (by type), ``by_status`` (``"none"``: no answer),
   ``records_dropped`` (oldest records forgotten past ``max_records``).
 """
@@ -66,6 +70,9 @@ class Stats:
         self.requests = 0
         self.connections_accepted = 0
         self._provider_connections: set[int] = set()
+        self._tls_connections: set[int] = set()
+        self.tls_handshakes = 0
+        self.tls_resumed = 0
         self.bytes_received = 0
         self.faults_applied: Counter[str] = Counter()
         self.by_status: Counter[str] = Counter()
@@ -82,6 +89,16 @@ class Stats:
     @property
     def provider_connections(self) -> int:
         return len(self._provider_connections)
+
+    def tls_handshake(self, connection_id: int, *, resumed: bool) -> None:
+        """Note that connection ``connection_id`` completed a TLS handshake."""
+        self.tls_handshakes += 1
+        self.tls_resumed += int(resumed)
+        self._tls_connections.add(connection_id)
+
+    @property
+    def provider_handshakes(self) -> int:
+        return len(self._provider_connections & self._tls_connections)
 
     def add(self, rec: RequestRecord) -> None:
         """Store a finished record and fold it into the totals."""
@@ -101,6 +118,9 @@ class Stats:
                 "requests": self.requests,
                 "connections_accepted": self.connections_accepted,
                 "provider_connections": self.provider_connections,
+                "tls_handshakes": self.tls_handshakes,
+                "tls_resumed": self.tls_resumed,
+                "provider_handshakes": self.provider_handshakes,
                 "bytes_received": self.bytes_received,
                 "faults_applied": dict(self.faults_applied),
                 "by_status": dict(self.by_status),

@@ -63,7 +63,7 @@ class ServerProcess:
         except BaseException:
             self.stop()
             raise
-        if not first.startswith("http://127.0.0.1:"):
+        if not first.startswith(("http://127.0.0.1:", "https://127.0.0.1:")):
             self.stop()
             raise HarnessError(f"{name} printed {first[:80]!r} instead of its URL; see {log_path}")
         self.url = first.rstrip("/")

@@ -364,6 +364,9 @@ def test_stats_totals_fold_faults_and_statuses() -> None:
         "requests": 3,
         "connections_accepted": 0,
         "provider_connections": 0,
+        "tls_handshakes": 0,
+        "tls_resumed": 0,
+        "provider_handshakes": 0,
         "bytes_received": 6,
         "faults_applied": {"http_error": 1, "latency": 1, "drop_response": 1},
         "by_status": {"200": 1, "503": 1, "none": 1},
@@ -378,3 +381,18 @@ def test_provider_connections_are_distinct_and_reset() -> None:
     assert stats.to_json()["totals"]["provider_connections"] == 3
     stats.reset()
     assert stats.to_json()["totals"]["provider_connections"] == 0
+
+
+def test_provider_handshakes_are_those_of_provider_connections() -> None:
+    stats = Stats()
+    stats.tls_handshake(1, resumed=False)  # a control connection
+    stats.tls_handshake(2, resumed=False)
+    stats.tls_handshake(3, resumed=True)
+    stats.provider_request_on(2)
+    stats.provider_request_on(3)
+    stats.provider_request_on(7)  # kept alive from before the reset: no new handshake
+    totals = stats.to_json()["totals"]
+    assert (totals["tls_handshakes"], totals["tls_resumed"]) == (3, 1)
+    assert totals["provider_handshakes"] == 2
+    stats.reset()
+    assert stats.to_json()["totals"]["tls_handshakes"] == 0
