@@ -16,6 +16,26 @@ connection gets the fault, drawn per connection from a seeded RNG:
 ``reset_peer`` always resets both sides. Faults of one connection stack: latencies add, the
 lowest bandwidth wins. When the server closes its side the client connection is closed too;
 when the client half-closes, the server still gets to answer.
+
+A **network profile** (``network``: a preset or a custom table, normalised by
+:func:`harness.faults.network.validate_network_profile`) applies to every connection:
+
+- each direction waits ``rtt/2`` (± ``jitter/2``, seeded per chunk, clipped at 0 and never
+  reordering a connection's bytes), pipelined like ``latency``, so a request and its answer
+  pay one RTT and a TLS handshake's flights pay theirs as they pass;
+- the TCP handshake: the client's connect to the proxy completes at once on loopback, and
+  user space cannot delay the kernel's SYN-ACK. So the proxy charges it on the data: bytes
+  the client sends are treated as sent no earlier than one RTT after the proxy accepted the
+  connection, i.e. as if the client had waited for the SYN-ACK. The first request on a new
+  connection reaches the server at accept + RTT + RTT/2 and its answer is back at
+  accept + 2 RTT, against 1 RTT on a pooled connection: a new connection costs one RTT more
+  (TLS 1.3 two, TLS 1.2 three, their flights being delayed like any bytes);
+- ``up`` and ``down`` bandwidths are the **link's**: one token bucket per direction shared by
+  every connection, as a real access link is (a ``bandwidth`` fault stays per connection,
+  Toxiproxy's semantics); both apply, so the slower one wins.
+
+Network faults stack on top of a profile (their latencies add to ``rtt/2``). Packet loss is
+not modelled: it needs the kernel's ``netem`` or a user-space TCP stack.
 """
 
 from __future__ import annotations
@@ -35,20 +55,41 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from harness.faults.network import NETWORK_PARAMS, validate_network_fault
+from harness.faults.network import (
+    NETWORK_PARAMS,
+    validate_network_fault,
+    validate_network_profile,
+)
 
 __all__ = ["FaultProxy", "main"]
 
-# Reads of this size keep per-chunk latency close to Toxiproxy's (it forwards what one read
-# returns) while keeping the number of wake-ups per MiB low.
-_CHUNK = 64 * 1024
+# A read returns what has arrived, up to this size, like Toxiproxy forwards what one read
+# returns, so the size bounds a chunk and never delays one; larger reads mean fewer wake-ups
+# per MiB, which is most of the proxy's cost (benchmarks/proxy_cost.py).
+_CHUNK = 256 * 1024
+# A clean connection (no fault, a profile without delay or limit) is copied in larger reads.
+_COPY_CHUNK = 1024 * 1024
 # At most this many chunks wait in a latency queue (16 MiB): enough for a fast loopback link
 # times any realistic latency, bounded so a stalled peer cannot grow memory without limit.
-_QUEUE_CHUNKS = 256
+_QUEUE_CHUNKS = 64
 # Toxiproxy's bandwidth toxic releases data in 100 ms slices; slices keep the rate smooth.
 _SLICE_S = 0.1
 # How long close() lets open connections wind down before cancelling their handlers.
 _CLOSE_GRACE_S = 5.0
+
+
+@dataclass
+class _Link:
+    """One direction of the profile's link: a token bucket every connection draws from."""
+
+    bytes_per_s: float
+    next_free: float = 0.0
+
+    def reserve(self, size: int, now: float) -> float:
+        """Book ``size`` bytes; the seconds to wait before sending them."""
+        start = max(self.next_free, now)
+        self.next_free = start + size / self.bytes_per_s
+        return start - now
 
 
 @dataclass
@@ -59,10 +100,18 @@ class _Direction:
     jitter_s: float = 0.0
     bytes_per_s: float | None = None
     blackhole: bool = False
+    link: _Link | None = None
+    # the profile's TCP handshake: bytes count as sent no earlier than this (loop time)
+    not_before: float = 0.0
 
     @property
     def clean(self) -> bool:
-        return not self.latency_s and not self.jitter_s and self.bytes_per_s is None
+        return (
+            not self.latency_s
+            and not self.jitter_s
+            and self.bytes_per_s is None
+            and self.link is None
+        )
 
 
 @dataclass
@@ -138,9 +187,18 @@ class FaultProxy:
         port: int = 0,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        network: object = None,
     ) -> None:
         self.upstream = upstream
         self.faults = tuple(validate_network_fault(f) for f in faults)
+        # a preset name, a custom table, or the normalised dict a scenario holds
+        self.network = _profile(network)
+        self._links = {
+            side: _Link(rate)
+            for side in ("up", "down")
+            if self.network is not None
+            and (rate := self.network[f"{side}_bytes_per_s"]) is not None
+        }
         self.seed = seed
         self.host = host
         self._port = port
@@ -160,6 +218,7 @@ class FaultProxy:
             "bytes_dropped": 0,
             "resets": 0,
             "faults": {kind: 0 for kind in NETWORK_PARAMS},
+            "network": None if self.network is None else self.network["name"],
         }
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -167,7 +226,9 @@ class FaultProxy:
     async def start(self) -> None:
         """Listen; :attr:`port` is valid once this returns."""
         self._closing.clear()  # a proxy may be started again after close()
-        self._server = await asyncio.start_server(self._handle, self.host, self._port)
+        self._server = await asyncio.start_server(
+            self._handle, self.host, self._port, limit=_COPY_CHUNK
+        )
         self._port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
@@ -236,6 +297,8 @@ class FaultProxy:
         fate = _draw(self.faults, random.Random(f"{self.seed}:{number}"))
         for kind in fate.applied:
             self._stats["faults"][kind] += 1
+        if self.network is not None:
+            self._apply_profile(fate)
         upstream_w: asyncio.StreamWriter | None = None
         try:
             if fate.reset_after_s == 0:
@@ -243,7 +306,9 @@ class FaultProxy:
                 _reset(client_w)
                 return
             try:
-                upstream_r, upstream_w = await asyncio.open_connection(*self.upstream)
+                upstream_r, upstream_w = await asyncio.open_connection(
+                    *self.upstream, limit=_COPY_CHUNK
+                )
             except OSError:
                 # the client must see a failure, not a silent hang
                 self._stats["upstream_errors"] += 1
@@ -259,6 +324,18 @@ class FaultProxy:
                     if not w.is_closing():
                         w.close()
             self._handlers.discard(task)
+
+    def _apply_profile(self, fate: _Fate) -> None:
+        assert self.network is not None
+        rtt_s = self.network["rtt_ms"] / 1000.0
+        jitter_s = self.network["jitter_ms"] / 1000.0
+        for side, direction in (("up", fate.up), ("down", fate.down)):
+            direction.latency_s += rtt_s / 2
+            direction.jitter_s += jitter_s / 2
+            direction.link = self._links.get(side)
+        if rtt_s:
+            # the SYN/SYN-ACK round trip (module docstring)
+            fate.up.not_before = self._now() + rtt_s
 
     async def _relay(
         self,
@@ -328,25 +405,34 @@ class FaultProxy:
                 if faults.blackhole:
                     self._stats["bytes_dropped"] += len(data)
                     continue
-                if faults.latency_s or faults.jitter_s:
+                if faults.latency_s or faults.jitter_s or faults.not_before:
                     delay = faults.latency_s + rng.uniform(-faults.jitter_s, faults.jitter_s)
                     # jitter never reorders bytes of one stream
-                    last_due = max(last_due, stamp + max(0.0, delay))
+                    sent = max(stamp, faults.not_before)
+                    last_due = max(last_due, sent + max(0.0, delay))
                     wait = last_due - self._now()
                     if wait > 0:
                         await self._sleep(wait)
-                if faults.bytes_per_s is None:
+                rates = [
+                    r for r in (faults.bytes_per_s, faults.link and faults.link.bytes_per_s) if r
+                ]
+                if not rates:
                     dst.write(data)
                     self._stats[counter] += len(data)
                     await dst.drain()
                     continue
-                step = max(1, int(faults.bytes_per_s * _SLICE_S))
+                step = max(1, int(min(rates) * _SLICE_S))
                 for start in range(0, len(data), step):
                     piece = data[start : start + step]
-                    wait = next_free - self._now()
-                    if wait > 0:
-                        await self._sleep(wait)
-                    next_free = max(next_free, self._now()) + len(piece) / faults.bytes_per_s
+                    if faults.bytes_per_s is not None:
+                        wait = next_free - self._now()
+                        if wait > 0:
+                            await self._sleep(wait)
+                        next_free = max(next_free, self._now()) + len(piece) / faults.bytes_per_s
+                    if faults.link is not None:
+                        wait = faults.link.reserve(len(piece), self._now())
+                        if wait > 0:
+                            await self._sleep(wait)
                     dst.write(piece)
                     self._stats[counter] += len(piece)
                     await dst.drain()
@@ -369,12 +455,25 @@ class FaultProxy:
     async def _copy(
         self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, counter: str
     ) -> None:
-        while data := await src.read(_CHUNK):
+        while data := await src.read(_COPY_CHUNK):
             dst.write(data)
             self._stats[counter] += len(data)
             await dst.drain()
         if dst.can_write_eof():
             dst.write_eof()
+
+
+def _profile(network: object) -> dict[str, Any] | None:
+    if network is None:
+        return None
+    if isinstance(network, Mapping) and "rtt_ms" in network:
+        # already normalised (a scenario's definition): check it by rebuilding it
+        table = {"rtt": f"{network['rtt_ms']}ms", "jitter": f"{network['jitter_ms']}ms"}
+        for side in ("up", "down"):
+            if network.get(f"{side}_bytes_per_s") is not None:
+                table[side] = network[f"{side}_bytes_per_s"]
+        return {**validate_network_profile(table), "name": str(network.get("name", "custom"))}
+    return validate_network_profile(network)
 
 
 def _parse_upstream(text: str) -> tuple[str, int]:
@@ -395,14 +494,26 @@ def _load_faults(text: str) -> list[dict[str, Any]]:
     return [validate_network_fault(f) for f in data]
 
 
+def _load_network(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    return _profile(json.loads(text) if text.lstrip().startswith("{") else text)
+
+
 async def _serve(
-    upstream: tuple[str, int], faults: list[dict[str, Any]], seed: int, port: int
+    upstream: tuple[str, int],
+    faults: list[dict[str, Any]],
+    seed: int,
+    port: int,
+    network: object = None,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with FaultProxy(upstream=upstream, faults=faults, seed=seed, port=port) as proxy:
+    async with FaultProxy(
+        upstream=upstream, faults=faults, seed=seed, port=port, network=network
+    ) as proxy:
         # the first stdout line is the readiness signal the runner waits for
         print(proxy.url, flush=True)
         await stop.wait()
@@ -410,7 +521,8 @@ async def _serve(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m harness.faultproxy --upstream 127.0.0.1:PORT --faults JSON --seed N``:
+    """``python -m harness.faultproxy --upstream 127.0.0.1:PORT --faults JSON --seed N
+    [--network NAME|JSON]``:
     prints ``http://127.0.0.1:PORT`` once listening, serves until SIGTERM/SIGINT, then
     prints its stats as one JSON line."""
     parser = argparse.ArgumentParser(
@@ -421,16 +533,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--faults", default="[]", help="JSON list of network faults, or @FILE holding one"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--network",
+        default=None,
+        help="a network profile: a preset name or a JSON table (rtt, up, down, jitter)",
+    )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free)")
     args = parser.parse_args(argv)
     try:
         upstream = _parse_upstream(args.upstream)
         faults = _load_faults(args.faults)
+        network = _load_network(args.network)
     except (ValueError, OSError) as exc:  # json.JSONDecodeError is a ValueError
         print(f"faultproxy: error: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve(upstream, faults, args.seed, args.port))
+        asyncio.run(_serve(upstream, faults, args.seed, args.port, network))
     except OSError as exc:
         print(f"faultproxy: error: cannot listen: {exc}", file=sys.stderr)
         return 2

@@ -44,6 +44,7 @@ from harness.analysis.summary import harness_error_reasons
 from harness.checks import charge_lost_files, count_connections, judge_records, lost_files
 from harness.checks import mock_summary as summarise_mock
 from harness.errors import HarnessError
+from harness.faults.network import network_capacity_warning
 from harness.metrics import METRIC_NAMES
 from harness.plan import Order, Trial
 from harness.preflight import check_variants
@@ -607,6 +608,10 @@ def run_scenarios(
                     python=python, seed=seed, hash_algo=hash_algo, log_dir=log_dir, tls=scenario.tls
                 )
                 runner.rig = rig
+            note = network_capacity_warning(scenario.network) if scenario.network else None
+            if note is not None:
+                # a link faster than the proxy carries would measure the proxy
+                print(f"uploadbench: warning: {scenario.name}: {note}", file=sys.stderr)
             proxy = (
                 start_proxy(
                     scenario.network_faults,

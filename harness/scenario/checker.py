@@ -33,6 +33,8 @@ TOP_KEYS = (
     "settings",
     "faults",
     "network_faults",
+    "network",
+    "tls",
     "thresholds",
     "rollback",
 )

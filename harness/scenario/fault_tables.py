@@ -1,5 +1,6 @@
-"""The ``[[faults]]`` and ``[[network_faults]]`` tables, validated with the pure catalogs of
-:mod:`harness.faults` (never with the mock or the proxy) and stored in canonical form."""
+"""The ``[[faults]]`` and ``[[network_faults]]`` tables and the ``network`` profile,
+validated with the pure catalogs of :mod:`harness.faults` (never with the mock or the proxy)
+and stored in canonical form."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.faults import FaultValueError, validate_fault, validate_network_fault
+from harness.faults.network import validate_network_profile
 from harness.scenario.checker import Checker, show
 
-__all__ = ["load_http_faults", "load_network_faults"]
+__all__ = ["load_http_faults", "load_network_faults", "load_network_profile"]
 
 
 def load_http_faults(c: Checker, raw: object, providers: Sequence[str]) -> list[dict[str, Any]]:
@@ -62,3 +64,12 @@ def load_network_faults(c: Checker, raw: object) -> list[dict[str, Any]]:
         except FaultValueError as exc:
             raise c.fail(f"{where}.{exc.field}" if exc.field else where, exc.problem) from None
     return out
+
+
+def load_network_profile(c: Checker, raw: object) -> dict[str, Any]:
+    """``network = "NAME"`` or ``network = { rtt, up, down, jitter }``, normalised by the
+    pure catalog (:func:`harness.faults.network.validate_network_profile`)."""
+    try:
+        return validate_network_profile(raw)
+    except FaultValueError as exc:
+        raise c.fail(f"network.{exc.field}" if exc.field else "network", exc.problem) from None

@@ -13,8 +13,13 @@ from typing import Any
 from harness.analysis.triggers import ROLLBACK_KEYS, RollbackRules
 from harness.claims import CLAIM_KEYS  # the rows of the investigation's table
 from harness.errors import ScenarioError
+from harness.faults.network import network_capacity_warning
 from harness.scenario.checker import TOP_KEYS, Checker, show
-from harness.scenario.fault_tables import load_http_faults, load_network_faults
+from harness.scenario.fault_tables import (
+    load_http_faults,
+    load_network_faults,
+    load_network_profile,
+)
 from harness.scenario.files import load_files
 from harness.scenario.model import ProviderSpec, Scenario
 from harness.scenario.settings import load_settings
@@ -28,6 +33,8 @@ from harness.scenario.variants import (
 )
 from harness.units import parse_duration
 from uploader.api import PROVIDERS
+
+TLS_CHOICES = ("1.2", "1.3", "off")  # the scenario's `tls` (harness.mockprovider.tls)
 
 __all__ = [
     "CLAIM_KEYS",
@@ -156,6 +163,11 @@ def scenario_from_dict(
     kinds = [p.kind for p in providers]
     faults = load_http_faults(c, top.get("faults", []), kinds)
     network_faults = load_network_faults(c, top.get("network_faults", []))
+    # a profile and network faults combine: the faults stack on the profile's link
+    network = load_network_profile(c, top["network"]) if "network" in top else None
+    tls = top.get("tls", "off")
+    if tls not in TLS_CHOICES:
+        raise c.fail("tls", f'must be one of "1.2", "1.3", "off", got {show(tls)}')
     raw_thresholds = top.get("thresholds", [])
     if isinstance(raw_thresholds, str):
         raw_thresholds = [raw_thresholds]
@@ -196,6 +208,12 @@ def scenario_from_dict(
         definition["allow_data_loss"] = list(allow_data_loss)
     if rounds != 1:
         definition["rounds"] = rounds
+    if network is not None:
+        # only when set: a loopback scenario keeps its hash and history
+        definition["network"] = network
+    if tls != "off":
+        # only over TLS: a plain-HTTP scenario keeps its hash and history
+        definition["tls"] = tls
     if not rollback.is_default:
         # only when it changes a default: a scenario without one keeps its hash and history
         definition["rollback"] = rollback.to_definition()
@@ -220,16 +238,22 @@ def scenario_from_dict(
         settings=settings,
         faults=tuple(faults),
         network_faults=tuple(network_faults),
+        network=network,
         thresholds=thresholds,
         claim=claim,
         variant_specs=variant_specs,
         allow_data_loss=allow_data_loss,
         rollback=rollback,
+        tls=tls,
         warnings=tuple(
             f"{source}: {line}"
-            for line in undecidable_warnings(
-                named, variant_specs, thresholds, files, profile, concurrency
-            )
+            for line in [
+                *undecidable_warnings(
+                    named, variant_specs, thresholds, files, profile, concurrency
+                ),
+                # a link faster than the proxy measures the proxy, not the network
+                *([] if network is None else filter(None, [network_capacity_warning(network)])),
+            ]
         ),
     )
 

@@ -103,6 +103,11 @@ class Scenario:
     rounds: int = 1
     # the rollback triggers' settings ([rollback]; harness.analysis.triggers)
     rollback: RollbackRules = field(default_factory=RollbackRules)
+    # the network profile the fault proxy applies (``network``; normalised by
+    # harness.faults.network.validate_network_profile), None: plain loopback
+    network: dict[str, Any] | None = None
+    # the mock over TLS: "1.2" or "1.3" (pinned), "off" plain HTTP (the default)
+    tls: str = "off"
 
     def spec_of(self, variant: str) -> str:
         """The spec (``async``, ``cmd:...``, ``pkg.mod:attr``) a variant name runs."""
