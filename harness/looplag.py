@@ -137,9 +137,19 @@ class LoopLagSampler:
         if self._task is not None:
             # A loop blocked until the very end never woke the sampler: count the lateness of
             # the sleep in flight, or the block that matters most would be lost.
-            since = self._sleeping_since
-            if since is not None and self._clock() - since > self.interval_s:
-                self._lags.append(self._clock() - since - self.interval_s)
+            since, now = self._sleeping_since, self._clock()
+            if since is not None and now - since > self.interval_s:
+                self._lags.append(now - since - self.interval_s)
+            elif (
+                since is None
+                and not self._lags
+                and self._started_at is not None
+                and now - self._started_at > self.interval_s
+            ):
+                # The sampler never got to run: the loop was busy from start() to stop(),
+                # one block as long as the whole span (less the interval it would have
+                # slept anyway)
+                self._lags.append(now - self._started_at - self.interval_s)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task

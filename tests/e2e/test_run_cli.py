@@ -68,10 +68,10 @@ def test_smoke_run_writes_every_contract_metric_for_every_trial(
                     assert metrics[name] is None, name
                 elif name == "loop_blocked_fraction":
                     assert metrics[name] is not None, (trial["key"], name)
-                else:
-                    # a warm round can finish before the first heartbeat: no lag observed
-                    observed = metrics["wall_s"] >= DEFAULT_INTERVAL_S
-                    assert (metrics[name] is not None) == observed, (trial["key"], name)
+                elif metrics["wall_s"] >= 2 * DEFAULT_INTERVAL_S:
+                    # a round this long has seen a heartbeat (or a late one, or a loop
+                    # busy throughout); a warm round shorter than that may see none: n/a
+                    assert metrics[name] is not None, (trial["key"], name)
             else:
                 assert metrics[name] is not None, (trial["key"], name)
         assert metrics["success_rate"] == 1.0

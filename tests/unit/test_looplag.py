@@ -91,3 +91,25 @@ async def test_start_twice_is_an_error() -> None:
 def test_interval_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         LoopLagSampler(interval_s=0)
+
+
+async def test_a_loop_busy_from_start_to_stop_is_one_block_not_no_data() -> None:
+    # The uploads never yielded: the sampler's task never ran, so no heartbeat was ever
+    # late. That is the worst lag there is, not a missing value.
+    fake = FakeTime([])
+    sampler = LoopLagSampler(interval_s=0.01, clock=fake.clock, sleep=fake.sleep)
+    sampler.start()
+    fake.now += 0.25  # the loop is held for 250 ms before stop() gets to run
+    stats = await sampler.stop()
+    assert sampler.lags == pytest.approx([0.24])
+    assert stats.max_s == pytest.approx(0.24)
+
+
+async def test_a_round_shorter_than_one_heartbeat_observes_nothing() -> None:
+    fake = FakeTime([])
+    sampler = LoopLagSampler(interval_s=0.01, clock=fake.clock, sleep=fake.sleep)
+    sampler.start()
+    fake.now += 0.004
+    stats = await sampler.stop()
+    assert sampler.lags == ()
+    assert stats.p99_s is None
