@@ -45,7 +45,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 MiB = 1024 * 1024
-KEY = "sk-test"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# the same curl upload the mock's capacity benchmark times (benchmarks/ holds scripts)
+from bench_mock_capacity import curl_upload  # noqa: E402
+
 ROUTE = "/supabase/storage/v1/object/uploads/big.bin"
 SHAPED = json.dumps({"rtt": "0ms", "up": "10Gbit/s", "down": "10Gbit/s"})
 
@@ -70,39 +74,6 @@ def server(args: list[str]) -> Iterator[str]:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
-
-
-def curl_upload(url: str, path: Path) -> float:
-    """Seconds curl took to send ``path`` and get the answer."""
-    out = subprocess.run(
-        [
-            "curl",
-            "-sS",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code} %{time_total}",
-            "-H",
-            f"Authorization: Bearer {KEY}",
-            "-H",
-            "Content-Type: application/octet-stream",
-            "-H",
-            "x-upsert: true",
-            "-H",
-            "Expect:",
-            "--data-binary",
-            f"@{path}",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
-    code, seconds = out.stdout.split()
-    if code != "200":
-        raise SystemExit(f"curl to {url} answered {code}")
-    return float(seconds)
 
 
 async def round_trips(connections: int) -> tuple[list[float], list[float]]:
