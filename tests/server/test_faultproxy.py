@@ -12,7 +12,6 @@ import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -21,40 +20,7 @@ from aiohttp import web
 
 from harness.faultproxy import FaultProxy
 from harness.faults import validate_network_fault
-
-
-@dataclass
-class Echo:
-    """A TCP echo server that counts what it received."""
-
-    port: int
-    received: int = 0
-    connections: int = 0
-    server: asyncio.Server | None = field(default=None, repr=False)
-
-
-@pytest.fixture
-async def echo() -> AsyncIterator[Echo]:
-    state = Echo(port=0)
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        state.connections += 1
-        try:
-            while data := await reader.read(65536):
-                state.received += len(data)
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    state.port = server.sockets[0].getsockname()[1]
-    state.server = server
-    yield state
-    server.close()
-    await server.wait_closed()
+from tests.factories.servers import Echo
 
 
 @pytest.fixture

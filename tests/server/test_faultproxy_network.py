@@ -13,31 +13,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from harness.faultproxy import FaultProxy
 from harness.faults.network import validate_network_profile
-
-
-@pytest.fixture
-async def echo_port() -> AsyncIterator[int]:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    server.close()
-    await server.wait_closed()
+from tests.factories.servers import Echo
 
 
 class FakeTime:
@@ -63,11 +45,11 @@ async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, d
 
 
 async def test_a_new_connection_pays_one_round_trip_more_than_a_pooled_one(
-    echo_port: int,
+    echo: Echo,
 ) -> None:
     fake = FakeTime()
     proxy = FaultProxy(
-        upstream=("127.0.0.1", echo_port),
+        upstream=("127.0.0.1", echo.port),
         network="regional",
         clock=fake.clock,
         sleep=fake.sleep,
@@ -101,12 +83,12 @@ async def test_a_new_connection_pays_one_round_trip_more_than_a_pooled_one(
     assert fake.slept[:2] == [pytest.approx(0.075), pytest.approx(0.025)]
 
 
-async def test_every_flight_pays_its_half_round_trip(echo_port: int) -> None:
+async def test_every_flight_pays_its_half_round_trip(echo: Echo) -> None:
     """A TLS handshake is flights of bytes each way: each pays RTT/2 as it passes."""
     fake = FakeTime()
     network = {"rtt": "100ms"}
     async with FaultProxy(
-        upstream=("127.0.0.1", echo_port), network=network, clock=fake.clock, sleep=fake.sleep
+        upstream=("127.0.0.1", echo.port), network=network, clock=fake.clock, sleep=fake.sleep
     ) as proxy:
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         for flight in (b"client hello", b"finished", b"request"):
@@ -117,11 +99,11 @@ async def test_every_flight_pays_its_half_round_trip(echo_port: int) -> None:
     assert fake.now == pytest.approx(0.4)
 
 
-async def test_link_bandwidth_is_shared_by_connections(echo_port: int) -> None:
+async def test_link_bandwidth_is_shared_by_connections(echo: Echo) -> None:
     fake = FakeTime()
     network = {"rtt": 0, "up": "80kbit/s"}  # 10,000 B/s, 1,000 B slices
     async with FaultProxy(
-        upstream=("127.0.0.1", echo_port), network=network, clock=fake.clock, sleep=fake.sleep
+        upstream=("127.0.0.1", echo.port), network=network, clock=fake.clock, sleep=fake.sleep
     ) as proxy:
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         await exchange(reader, writer, b"a" * 5000)
@@ -137,10 +119,10 @@ async def test_link_bandwidth_is_shared_by_connections(echo_port: int) -> None:
     assert fake.slept == [pytest.approx(0.1)]
 
 
-async def test_bandwidth_and_delay_keep_every_byte(echo_port: int) -> None:
+async def test_bandwidth_and_delay_keep_every_byte(echo: Echo) -> None:
     payload = os.urandom(3 * 1024 * 1024 + 17)
     network = {"rtt": "2ms", "up": "400Mbit/s", "down": "200Mbit/s", "jitter": "2ms"}
-    async with FaultProxy(upstream=("127.0.0.1", echo_port), network=network, seed=7) as proxy:
+    async with FaultProxy(upstream=("127.0.0.1", echo.port), network=network, seed=7) as proxy:
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
 
         async def send() -> None:
@@ -158,10 +140,10 @@ async def test_bandwidth_and_delay_keep_every_byte(echo_port: int) -> None:
     assert stats["bytes_up"] == stats["bytes_down"] == len(payload)
 
 
-async def test_jitter_never_reorders_a_connection(echo_port: int) -> None:
+async def test_jitter_never_reorders_a_connection(echo: Echo) -> None:
     messages = [f"{i:05d};".encode() for i in range(400)]
     network = {"rtt": "4ms", "jitter": "4ms"}  # each chunk 2 ms +- 2 ms each way
-    async with FaultProxy(upstream=("127.0.0.1", echo_port), network=network, seed=3) as proxy:
+    async with FaultProxy(upstream=("127.0.0.1", echo.port), network=network, seed=3) as proxy:
         reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
         for message in messages:
             writer.write(message)
@@ -174,11 +156,11 @@ async def test_jitter_never_reorders_a_connection(echo_port: int) -> None:
     assert received == b"".join(messages)
 
 
-async def test_jitter_is_seeded(echo_port: int) -> None:
+async def test_jitter_is_seeded(echo: Echo) -> None:
     async def schedule(seed: int) -> list[float]:
         fake = FakeTime()
         async with FaultProxy(
-            upstream=("127.0.0.1", echo_port),
+            upstream=("127.0.0.1", echo.port),
             network="lte",
             seed=seed,
             clock=fake.clock,
@@ -212,12 +194,10 @@ def run_cli(*args: str) -> subprocess.Popen[str]:
     "network",
     ["regional", json.dumps({"rtt": "10ms", "up": "20Mbit/s"}), "NORMALISED"],
 )
-async def test_cli_takes_a_preset_a_table_or_the_normalised_form(
-    echo_port: int, network: str
-) -> None:
+async def test_cli_takes_a_preset_a_table_or_the_normalised_form(echo: Echo, network: str) -> None:
     if network == "NORMALISED":  # what the runner passes (harness.rig.servers.start_proxy)
         network = json.dumps(validate_network_profile("lte"))
-    proc = run_cli("--upstream", f"127.0.0.1:{echo_port}", "--network", network)
+    proc = run_cli("--upstream", f"127.0.0.1:{echo.port}", "--network", network)
     try:
         assert proc.stdout is not None
         line = await asyncio.to_thread(proc.stdout.readline)
