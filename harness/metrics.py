@@ -161,6 +161,12 @@ METRIC_TABLE: Final[tuple[Metric, ...]] = (
         min_effect=0.05, aliases=("connections",),
     ),
     Metric(
+        "tls_handshakes", "count", "TLS handshakes",
+        "TLS handshakes the mock completed on the connections that carried the trial's "
+        "requests (0 over plain HTTP; a connection kept alive from an earlier round pays none)",
+        min_effect=0.05, aliases=("handshakes",),
+    ),
+    Metric(
         "loop_lag_p99_s", "time", "loop lag p99",
         "99th percentile of the event loop's heartbeat lateness (async variants only)",
         min_effect=0.20, aliases=("loop_lag", "loop_lag_p99"), needs_event_loop=True,

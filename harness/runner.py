@@ -41,7 +41,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from harness.analysis.summary import harness_error_reasons
-from harness.checks import charge_lost_files, count_connections, judge_records, lost_files
+from harness.checks import (
+    charge_lost_files,
+    count_connections,
+    count_handshakes,
+    judge_records,
+    lost_files,
+)
 from harness.checks import mock_summary as summarise_mock
 from harness.errors import HarnessError
 from harness.faults.network import network_capacity_warning
@@ -336,6 +342,7 @@ def _judge(
     reasons = judge_records(local, records, stats.get("requests", []))
     metrics = charge_lost_files(claimed, records, reasons)
     metrics["connections_opened"] = count_connections(stats)
+    metrics["tls_handshakes"] = count_handshakes(stats)
     entry["metrics"] = metrics
     entry["records"] = records
     entry["profile"] = result.get("profile")

@@ -40,8 +40,8 @@ Metrics (the results contract, :mod:`harness.metrics`), from the uploader's per-
 - ``integrity_errors`` here counts the uploader's own ``integrity_error`` outcomes; the
   orchestrator replaces it with the server-side cross-check (:mod:`harness.checks`), which
   also turns every file the provider does not hold intact into a failed upload.
-  ``connections_opened`` comes from the mock (null here), ``heap_peak_bytes`` from a
-  profiled run (null here).
+  ``connections_opened`` and ``tls_handshakes`` come from the mock (null here),
+  ``heap_peak_bytes`` from a profiled run (null here).
 """
 
 from __future__ import annotations
@@ -224,6 +224,7 @@ def compute_metrics(
         "retries": sum(max(0, o.attempts - 1) for o in outcomes),
         "integrity_errors": sum(1 for o in outcomes if o.outcome == "integrity_error"),
         "connections_opened": None,
+        "tls_handshakes": None,
         "loop_lag_p99_s": loop_lag.p99_s if loop_lag else None,
         "loop_lag_max_s": loop_lag.max_s if loop_lag else None,
         "loop_blocked_fraction": loop_lag.blocked_fraction if loop_lag else None,

@@ -276,3 +276,30 @@ def test_uploadbench_list_shows_the_metric_tables_metrics(
         if line.startswith("  ") and not line.startswith("    ")
     ]
     assert shown[: len(METRIC_TABLE)] == [m.name for m in METRIC_TABLE]
+
+
+def test_the_mocks_counts_are_trial_metrics_as_its_summary_counts_them() -> None:
+    # connections_opened and tls_handshakes are metric-table rows (tables, thresholds and
+    # history see them), filled by the orchestrator from the mock's stats with the same
+    # functions as the trial's `mock` block: a worker cannot claim them
+    from harness.checks import mock_summary
+    from harness.runner import _judge
+
+    assert {"connections_opened", "tls_handshakes"} <= set(METRIC_NAMES)
+    assert METRIC_KINDS["tls_handshakes"] == "count"
+    assert METRIC_ALIASES["handshakes"] == "tls_handshakes"
+    stats = {
+        "requests": [],
+        "totals": {"provider_connections": 9, "provider_handshakes": 7, "tls_handshakes": 8},
+    }
+    claimed = dict.fromkeys(METRIC_NAMES, 0.0) | {"connections_opened": 1, "tls_handshakes": 1}
+    entry: dict[str, Any] = {"metrics": dict.fromkeys(METRIC_NAMES)}
+    _judge(entry, {"metrics": claimed, "records": []}, [], stats)  # type: ignore[arg-type]
+    summary = mock_summary(stats)
+    assert entry["metrics"]["connections_opened"] == summary["provider_connections"] == 9
+    # the handshakes the uploader's connections paid, not the control calls' (8)
+    assert entry["metrics"]["tls_handshakes"] == summary["tls_handshakes"] == 7
+    assert tuple(entry["metrics"]) == METRIC_NAMES
+    # plain HTTP: no handshake was paid
+    _judge(entry, {"metrics": claimed, "records": []}, [], {"totals": {"provider_connections": 2}})  # type: ignore[arg-type]
+    assert entry["metrics"]["tls_handshakes"] == 0
