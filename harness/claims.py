@@ -30,9 +30,13 @@ ClaimRule = Literal["reduction", "speedup", "below"]
 class Claim:
     """One row of the investigation's table.
 
-    ``metric`` names the metric measured (:mod:`harness.metrics`); ``per_upload`` divides
-    it by the uploads of a trial (connections per upload). ``promised_*`` are the
-    investigation's words, shown as they were written.
+    ``metric`` names the metric that decides (:mod:`harness.metrics`); ``per_upload``
+    divides it by the uploads of a trial (connections per upload). ``before`` is the
+    uploader spec that stands for "before" in this claim when it is not the table's
+    (``sync``): a claim about one fix is measured against the reference with that fix
+    switched off, so that nothing else differs. ``also`` names counts shown per upload
+    beside the deciding metric, for both sides: they explain the verdict, never decide it.
+    ``promised_*`` are the investigation's words, shown as they were written.
     """
 
     key: str
@@ -44,6 +48,8 @@ class Claim:
     rule: ClaimRule
     target: float
     per_upload: bool = False
+    before: str | None = None
+    also: tuple[str, ...] = ()
 
     @property
     def target_text(self) -> str:
@@ -74,10 +80,17 @@ CLAIMS: Final[tuple[Claim, ...]] = (
         "timeout_rate", "Timeout rate", "5-10%", "<1%", "below 1%",
         metric="timeout_rate", rule="below", target=0.01,
     ),
+    # Judged on time, on its mechanism: pooling saves each new connection's TCP and TLS
+    # handshakes (one to three round trips), so the per-upload p50 latency of the reference
+    # with pooling off against the reference, where nothing else differs; the investigation
+    # credits pooling with "30-50% latency reduction" (its conclusion). Connections and
+    # handshakes per upload are shown beside it: the count without the time said nothing
+    # about a network where a connection costs nothing (loopback), the time says how much.
     Claim(
         "connection_overhead", "Connection overhead", "new connection per upload", "pooled",
-        "connections reused",
-        metric="connections_opened", rule="below", target=1.0, per_upload=True,
+        "significant reduction (30-50% lower latency from pooling)",
+        metric="latency_p50_s", rule="reduction", target=0.3,
+        before="async[pooling=off]", also=("connections_opened", "tls_handshakes"),
     ),
 )  # fmt: skip
 

@@ -21,11 +21,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from harness.analysis.claims import ClaimRow
 from harness.analysis.summary import SampleTime, ScenarioSummary, SummaryRow
 from harness.compare import RunComparison
 from harness.metrics import MISSING, metric
 
-__all__ = ["ProgressBar", "console_for", "render_run", "render_summary"]
+__all__ = ["ProgressBar", "claims_console_table", "console_for", "render_run", "render_summary"]
 
 
 def console_for(*, stderr: bool) -> Console:
@@ -190,6 +191,58 @@ def render_summary(summaries: Sequence[ScenarioSummary], console: Console) -> No
                 console.print(f"    {escape(reason)}", highlight=False)
 
 
+def _claim_value(row: ClaimRow, value: float | None) -> str:
+    if row.claim.per_upload:
+        return MISSING if value is None else f"{value:.2f}/upload"
+    return metric(row.metric).format(value)
+
+
+def _claim_change(row: ClaimRow) -> str:
+    if row.change is None:
+        return ""
+    if row.claim.rule == "reduction":
+        return f"{abs(row.change):.0%} {'less' if row.change >= 0 else 'more'}"
+    return f"{row.change:.2f}x"
+
+
+def _claim_also(row: ClaimRow) -> str:
+    return "\n".join(
+        f"{metric(f.metric).title}/upload "
+        + " → ".join(MISSING if v is None else f"{v:.2f}" for v in (f.before, f.after))
+        for f in row.also
+    )
+
+
+def claims_console_table(rows: Sequence[ClaimRow]) -> Table | None:
+    """The investigation's claims a run measured (rows of
+    :func:`harness.analysis.claims.claim_rows`), each with the network and TLS it was
+    measured under; None when the run measured none."""
+    measured = [r for r in rows if r.scenario is not None]
+    if not measured:
+        return None
+    table = Table(title="Claims of the investigation", title_justify="left")
+    for header in ("claim", "met when", "before", "after", "change", "verdict"):
+        table.add_column(header, justify="right" if header in ("before", "after") else "left")
+    for header in ("per upload", "network, TLS", "scenario: before, after"):
+        table.add_column(header)
+    for r in measured:
+        verdict = {"met": "[green]met[/]", "not met": "[red]not met[/]"}.get(
+            r.verdict, f"[yellow]{r.verdict}[/]"
+        )
+        table.add_row(
+            escape(r.claim.title),
+            escape(r.claim.target_text),
+            _claim_value(r, r.before),
+            _claim_value(r, r.after),
+            _claim_change(r),
+            verdict,
+            escape(_claim_also(r)),
+            escape(", ".join(x for x in (r.network, r.tls) if x)),
+            escape(f"{r.scenario}: {r.before_variant}, {r.after_variant}"),
+        )
+    return table
+
+
 def render_run(
     console: Console,
     summaries: Sequence[ScenarioSummary],
@@ -199,12 +252,17 @@ def render_run(
     trials: int,
     shard: tuple[int, int] | None = None,
     sample: SampleTime | None = None,
+    claims: Sequence[ClaimRow] = (),
 ) -> None:
     """``uploadbench run``'s results: the summary tables, compare's own lines (the gating
     headline, each gating check that is not plainly fine, the notes), the sample
-    efficiency (``sample``: how much of the run's time measured uploads) and the exit
+    efficiency (``sample``: how much of the run's time measured uploads), the claims the
+    run measured (``claims``: :func:`harness.analysis.claims.claim_rows`) and the exit
     code."""
     render_summary(summaries, console)
+    table = claims_console_table(claims)
+    if table is not None:
+        console.print(table)
     if comparison.revisions is not None:
         # the tables above are the head's; the base is in the paired checks below
         from harness.compare.paired import paired_headline, revision_text

@@ -8,11 +8,14 @@ medians from :func:`~harness.analysis.stats.median` and heap peaks from
 no scenario names is "not measured": a scenario's name never stands in for its ``claim``.
 
 Each side is the variant at the highest concurrency it ran, for the scenario's first
-provider (providers differ by design and are never pooled).
+provider (providers differ by design and are never pooled). Each row says under which
+conditions it was measured (:func:`conditions`: the scenario's network profile and network
+faults, and TLS), from the scenario's definition as the run recorded it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -27,9 +30,28 @@ from harness.metrics import METRICS, format_value
 from harness.results import timing_trials
 from harness.results.contract import ScenarioDoc, is_base_trial
 
-__all__ = ["ClaimRow", "ClaimVerdict", "claim_rows", "scenario_providers"]
+__all__ = [
+    "ClaimFigure",
+    "ClaimRow",
+    "ClaimVerdict",
+    "claim_rows",
+    "conditions",
+    "network_text",
+    "scenario_providers",
+    "tls_text",
+]
 
 ClaimVerdict = Literal["met", "not met", "not measured"]
+
+
+@dataclass(frozen=True)
+class ClaimFigure:
+    """A count shown beside a claim's deciding metric (:attr:`Claim.also`), per upload, for
+    both sides (None where not measured): it explains the verdict, never decides it."""
+
+    metric: str
+    before: float | None
+    after: float | None
 
 
 @dataclass(frozen=True)
@@ -37,7 +59,9 @@ class ClaimRow:
     """A claim next to what a run measured. ``before``/``after`` are in the claim metric's
     unit (per upload when the claim says so); ``metric`` is what was actually measured
     (``rss_peak_bytes`` when no profiled heap peak exists for both sides); ``change`` is the
-    measured value in the rule's terms (the reduction, the speed-up, or None for a ceiling)."""
+    measured value in the rule's terms (the reduction, the speed-up, or None for a ceiling).
+    ``network`` and ``tls`` are the conditions it was measured under (:func:`conditions`;
+    empty when no scenario measured it); ``also`` the counts shown beside it."""
 
     claim: Claim
     scenario: str | None
@@ -50,6 +74,64 @@ class ClaimRow:
     change: float | None
     verdict: ClaimVerdict
     how: str
+    network: str = ""
+    tls: str = ""
+    also: tuple[ClaimFigure, ...] = ()
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _rate(bytes_per_s: float) -> str:
+    bits = bytes_per_s * 8
+    return f"{bits / 1e6:g} Mbit/s" if bits >= 1e6 else f"{bits / 1e3:g} kbit/s"
+
+
+def network_text(definition: Mapping[str, Any]) -> str:
+    """The network a scenario ran on, in words: ``loopback`` without a profile, else the
+    profile's name with its round trip, jitter and bandwidths (``regional (50 ms RTT)``,
+    ``lte (70 ms RTT ± 10 ms, 5 Mbit/s up, 12 Mbit/s down)``); ``[[network_faults]]`` are
+    named after it (``+ network faults: latency``), since they stack on the profile."""
+    profile = definition.get("network")
+    if isinstance(profile, Mapping):
+        rtt = _number(profile.get("rtt_ms"))
+        parts = [f"{rtt:g} ms RTT" if rtt is not None else "RTT unknown"]
+        jitter = _number(profile.get("jitter_ms"))
+        if jitter:
+            parts[0] += f" ± {jitter:g} ms"
+        for side in ("up", "down"):
+            rate = _number(profile.get(f"{side}_bytes_per_s"))
+            if rate is not None and rate > 0:
+                parts.append(f"{_rate(rate)} {side}")
+        text = f"{profile.get('name') or 'custom'} ({', '.join(parts)})"
+    else:
+        text = "loopback"
+    faults = definition.get("network_faults")
+    kinds = [
+        str(f.get("type"))
+        for f in faults if isinstance(f, Mapping)
+    ] if isinstance(faults, list) else []  # fmt: skip
+    if kinds:
+        text += f" + network faults: {', '.join(dict.fromkeys(kinds))}"
+    return text
+
+
+def tls_text(definition: Mapping[str, Any]) -> str:
+    """``TLS 1.3``, ``TLS 1.2`` or ``plain HTTP`` (a scenario without ``tls``)."""
+    tls = definition.get("tls")
+    return f"TLS {tls}" if isinstance(tls, str) and tls not in ("", "off") else "plain HTTP"
+
+
+def conditions(scenario: ScenarioDoc) -> tuple[str, str]:
+    """The network and the TLS a scenario's claims were measured under, from its recorded
+    definition (:func:`network_text`, :func:`tls_text`)."""
+    definition = scenario.get("definition")
+    if not isinstance(definition, Mapping):
+        definition = {}
+    return network_text(definition), tls_text(definition)
 
 
 def scenario_providers(scenario: ScenarioDoc) -> list[str]:
@@ -127,6 +209,7 @@ def _heap_peaks(
 
 def _measure(claim: Claim, scenario: ScenarioDoc, before: str, after: str) -> ClaimRow:
     name = str(scenario.get("name", ""))
+    network, tls = conditions(scenario)
     providers = scenario_providers(scenario)
     provider = providers[0] if providers else ""
     samples = scenario_samples(scenario)
@@ -155,14 +238,25 @@ def _measure(claim: Claim, scenario: ScenarioDoc, before: str, after: str) -> Cl
             b = _per_upload(b, scenario, k_before)
             a = _per_upload(a, scenario, k_after)
             how = f"{title} per upload, median of repeats ({where})"
+    also = tuple(
+        ClaimFigure(
+            m,
+            _per_upload(_median(samples, k_before, m), scenario, k_before),
+            _per_upload(_median(samples, k_after, m), scenario, k_after),
+        )
+        for m in claim.also
+    )
     if b is None or a is None:
         return ClaimRow(
             claim, name, provider, before, after, metric, b, a, None, "not measured",
-            f"{before} or {after} not measured in {name!r}",
+            f"{before} or {after} not measured in {name!r}", network, tls, also,
         )  # fmt: skip
     change, met = _decide(claim, b, a)
     verdict: ClaimVerdict = "met" if met else "not met"
-    return ClaimRow(claim, name, provider, before, after, metric, b, a, change, verdict, how)
+    return ClaimRow(
+        claim, name, provider, before, after, metric, b, a, change, verdict, how, network, tls,
+        also,
+    )  # fmt: skip
 
 
 def _per_upload(value: float | None, scenario: ScenarioDoc, key: GroupKey | None) -> float | None:
@@ -185,8 +279,9 @@ def claim_rows(
     scenarios: Sequence[ScenarioDoc], *, before: str = "sync", after: str = "async"
 ) -> list[ClaimRow]:
     """One row per claim, in the table's order: measured on the first scenario whose
-    definition names it, the uploader ``before`` against ``after`` (specs: the variants
-    that stand for them, whatever the scenario names them); "not measured" when none does."""
+    definition names it, the uploader ``before`` (or the claim's own, :attr:`Claim.before`)
+    against ``after`` (specs: the variants that stand for them, whatever the scenario names
+    them); "not measured" when none does."""
     named: dict[str, ScenarioDoc] = {}
     for scenario in scenarios:
         key = (scenario.get("definition") or {}).get("claim")
@@ -195,13 +290,14 @@ def claim_rows(
     rows = []
     for claim in CLAIMS:
         found = named.get(claim.key)
+        first = claim.before or before
         if found is None:
             rows.append(
                 ClaimRow(
                     claim,
                     None,
                     None,
-                    before,
+                    first,
                     after,
                     claim.metric,
                     None,
@@ -212,5 +308,5 @@ def claim_rows(
                 )
             )
             continue
-        rows.append(_measure(claim, found, _named(found, before), _named(found, after)))
+        rows.append(_measure(claim, found, _named(found, first), _named(found, after)))
     return rows

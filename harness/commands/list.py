@@ -1,7 +1,9 @@
 """``uploadbench list [DIR]``: the scenarios under ``DIR`` (default ``scenarios/``) with
 their description and trial count, then the built-in variants and switches, the HTTP and
-network fault catalogs (:mod:`harness.faults`) and the metrics with unit and definition
-(:data:`harness.metrics.METRIC_TABLE`). Everything goes to stdout."""
+network fault catalogs (:mod:`harness.faults`), the network presets (round trip, bandwidth
+each way, jitter: :data:`harness.faults.network.NETWORK_PRESETS`) and TLS choices, and the
+metrics with unit and definition (:data:`harness.metrics.METRIC_TABLE`). Everything goes to
+stdout."""
 
 from __future__ import annotations
 
@@ -20,15 +22,25 @@ from harness.faults import (
     RENAMED,
     network_fault_summary,
 )
+from harness.faults.network import NETWORK_KEYS, NETWORK_PRESETS
 from harness.metrics import METRIC_TABLE
 from harness.plan import plan_trials
 from harness.scenario import load_scenario
+from harness.scenario.load import TLS_CHOICES
 from uploader.api import Fixes
 from uploader.variants import BUILTIN_VARIANTS
 
 __all__ = ["COMMAND", "ListCommand"]
 
 DEFAULT_DIR = Path("scenarios")
+
+# What each choice of a scenario's ``tls`` costs a new connection before its first request
+# byte (the round trips the network profile makes it pay).
+TLS_TEXT = {
+    "off": "plain HTTP (the default): a new connection pays 1 RTT (TCP)",
+    "1.2": "TLS 1.2: a new connection pays 3 RTT (TCP + a two-round-trip handshake)",
+    "1.3": "TLS 1.3, as the real providers: a new connection pays 2 RTT (TCP + TLS)",
+}
 
 
 def _scenario_lines(folder: Path) -> tuple[list[str], int]:
@@ -65,6 +77,31 @@ def _catalog_lines(
     lines.append("  every fault also takes:")
     lines.extend(f"      {name}: {text}" for name, text in common.items() if name != "type")
     return lines
+
+
+def _rate(bytes_per_s: float | None) -> str:
+    if bytes_per_s is None:
+        return "no limit"
+    bits = bytes_per_s * 8
+    return f"{bits / 1e6:g} Mbit/s" if bits >= 1e6 else f"{bits / 1e3:g} kbit/s"
+
+
+def _network_lines() -> list[str]:
+    lines = []
+    for name, p in NETWORK_PRESETS.items():
+        lines.append(
+            f"  {name}: RTT {p.rtt_ms:g} ms, up {_rate(p.up_bytes_per_s)}, "
+            f"down {_rate(p.down_bytes_per_s)}, jitter {p.jitter_ms:g} ms"
+        )
+        if p.source:
+            lines.append(f"      {p.source}")
+    lines.append("  or a table (custom):")
+    lines.extend(f"      {key}: {text}" for key, text in NETWORK_KEYS.items())
+    return lines
+
+
+def _tls_lines() -> list[str]:
+    return [f'  "{choice}": {TLS_TEXT[choice]}' for choice in TLS_CHOICES]
 
 
 def _metric_lines() -> list[str]:
@@ -129,6 +166,15 @@ class ListCommand:
         out.extend(
             _catalog_lines(COMMON_NETWORK_PARAMS, NETWORK_FAULT_TYPES, network_fault_summary)
         )
+        out.append("")
+        out.append(
+            'Network profiles (network = "NAME", applied by the fault proxy to every '
+            "connection; up = client to provider):"
+        )
+        out.extend(_network_lines())
+        out.append("")
+        out.append('TLS (tls = "..."; the mock serves HTTPS with a CA made for the run):')
+        out.extend(_tls_lines())
         out.append("")
         out.append(
             "Renamed fault parameters (old names are refused): "

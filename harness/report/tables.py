@@ -228,8 +228,23 @@ def _claim_change(row: ClaimRow) -> str:
     return f"{fmt_ratio(b / a)} fewer" if a > 0 else NA
 
 
+def _claim_also(row: ClaimRow) -> str:
+    """The counts shown beside the deciding metric, per upload: ``before → after`` each."""
+    return "; ".join(
+        f"{METRICS[f.metric].title} "
+        + " → ".join(f"{v:.2f}" if v is not None else NA for v in (f.before, f.after))
+        for f in row.also
+    )
+
+
+def _claim_conditions(row: ClaimRow) -> str:
+    """The network and TLS the claim was measured under."""
+    return ", ".join(x for x in (row.network, row.tls) if x) or NA
+
+
 def claims_table(rows: Sequence[ClaimRow]) -> str:
-    """The investigation's promises next to this run's measurements."""
+    """The investigation's promises next to this run's measurements, each with the network
+    and TLS it was measured under."""
     out = [
         {
             "claim": r.claim.title,
@@ -240,8 +255,10 @@ def claims_table(rows: Sequence[ClaimRow]) -> str:
             "measured before": _claim_value(r, r.before),
             "measured after": _claim_value(r, r.after),
             "change measured": _claim_change(r),
+            "per upload, before → after": _claim_also(r),
             "verdict": r.verdict,
             "scenario": r.scenario or NA,
+            "network, TLS": _claim_conditions(r),
             "how measured": r.how,
         }
         for r in rows

@@ -43,3 +43,29 @@ def test_list_counts_an_invalid_scenario(
     out = capsys.readouterr().out
     assert "INVALID" in out
     assert "network_faults[0].latency_ms: renamed to ms" in out
+
+
+def test_list_shows_every_network_preset_with_its_figures_and_the_tls_choices(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from harness.commands.list import TLS_TEXT
+    from harness.faults.network import NETWORK_KEYS, NETWORK_PRESETS
+    from harness.scenario.load import TLS_CHOICES
+
+    assert main(["list", str(SCENARIOS)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    for name, preset in NETWORK_PRESETS.items():
+        (line,) = [x for x in lines if x.startswith(f"  {name}: RTT ")]
+        assert f"RTT {preset.rtt_ms:g} ms" in line
+        assert f"jitter {preset.jitter_ms:g} ms" in line
+        assert ("up no limit" in line) == (preset.up_bytes_per_s is None)
+        assert ("down no limit" in line) == (preset.down_bytes_per_s is None)
+    assert "  lte: RTT 70 ms, up 5 Mbit/s, down 12 Mbit/s, jitter 10 ms" in lines
+    assert "  slow-4g: RTT 150 ms, up 750 kbit/s, down 1.6 Mbit/s, jitter 0 ms" in lines
+    for key in NETWORK_KEYS:
+        assert f"      {key}: " in out
+    # every choice the scenario loader accepts is listed, and nothing else
+    assert set(TLS_TEXT) == set(TLS_CHOICES)
+    for choice in TLS_CHOICES:
+        assert f'  "{choice}": {TLS_TEXT[choice]}' in lines
