@@ -17,7 +17,7 @@ import pytest
 from harness.looplag import DEFAULT_INTERVAL_S
 from harness.metrics import METRICS
 from harness.results import METRIC_NAMES, load_results
-from tests.factories.runs import REPORTS_FLAG, ROOT, TINY, tiny, trials_of, uploadbench
+from tests.factories.runs import REPORTS_FLAG, ROOT, TINY, run_alone, tiny, trials_of, uploadbench
 
 
 @pytest.fixture(scope="module")
@@ -189,18 +189,7 @@ def test_network_faults_route_uploads_through_the_fault_proxy(tmp_path: Path) ->
         tmp_path, "proxied", ["async"], baseline="async", provider="supabase", extra=extra
     )
     out = tmp_path / "reports"
-    done = uploadbench(
-        "run",
-        scenario,
-        REPORTS_FLAG,
-        out,
-        "--against",
-        "none",
-        "--no-report",
-        "--no-history",
-        "--cache-dir",
-        tmp_path / "c",
-    )
+    done = run_alone(scenario, out, tmp_path / "c")
     assert done.returncode == 0, done.stderr[-3000:]
     (trial,) = trials_of(load_results("latest", reports_dir=out))
     assert trial["status"] == "ok"
@@ -219,19 +208,7 @@ def test_two_shards_merged_equal_the_unsharded_run(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
 
     def run(out: Path, *extra: str) -> dict[str, Any]:
-        done = uploadbench(
-            "run",
-            scenario,
-            REPORTS_FLAG,
-            out,
-            "--against",
-            "none",
-            "--no-report",
-            "--no-history",
-            "--cache-dir",
-            cache,
-            *extra,
-        )
+        done = run_alone(scenario, out, cache, *extra)
         assert done.returncode == 0, done.stderr[-3000:]
         return load_results("latest", reports_dir=out)
 
@@ -315,10 +292,7 @@ def test_a_size_sweep_uploads_one_size_per_trial_and_fits_the_profiled_peaks(
         .replace('sizes = ["64KiB"]', 'sizes = ["64KiB", "256KiB"]\nsweep = true')
     )
     out = tmp_path / "reports"
-    done = uploadbench(
-        "run", scenario, REPORTS_FLAG, out, "--against", "none", "--no-report",
-        "--no-history", "--json", "--cache-dir", tmp_path / "c",
-    )  # fmt: skip
+    done = run_alone(scenario, out, tmp_path / "c", "--json")
     assert done.returncode == 0, done.stderr[-3000:]
     trials = trials_of(load_results("latest", reports_dir=out))
     assert sorted((t["file_size_bytes"], t["profiled"]) for t in trials) == [

@@ -19,7 +19,7 @@ from typing import Any
 import psutil
 
 from harness.results import load_results
-from tests.factories.runs import REPORTS_FLAG
+from tests.factories.runs import ALONE, REPORTS_FLAG
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW = "tests.factories.uploaders:SlowUploader"
@@ -258,16 +258,7 @@ def test_an_unwritable_output_folder_is_one_line_and_exit_2_before_any_trial(
 def test_resume_runs_only_the_missing_trials_and_completes_the_run(tmp_path: Path) -> None:
     out = tmp_path / "reports"
     scenario = scenario_file(tmp_path)
-    common = (
-        REPORTS_FLAG,
-        out,
-        "--against",
-        "none",
-        "--no-report",
-        "--no-history",
-        "--cache-dir",
-        tmp_path / "c",
-    )
+    common = (REPORTS_FLAG, out, *ALONE, "--cache-dir", tmp_path / "c")
     with started_run(tmp_path, scenario, *common) as run:
         wait_for_trials(run, out, 2)
         mocks = [p for p in run.look() if "harness.mockprovider" in p.cmdline()]

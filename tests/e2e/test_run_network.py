@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from harness.results import load_results
-from tests.factories.runs import REPORTS_FLAG, trials_of, uploadbench
+from tests.factories.runs import run_alone, trials_of
 
 SCENARIO = """\
 name = "networked"
@@ -34,18 +34,7 @@ def test_a_network_profile_routes_uploads_through_the_proxy(tmp_path: Path) -> N
     scenario = tmp_path / "networked.toml"
     scenario.write_text(SCENARIO, encoding="utf-8")
     out = tmp_path / "reports"
-    done = uploadbench(
-        "run",
-        scenario,
-        REPORTS_FLAG,
-        out,
-        "--against",
-        "none",
-        "--no-report",
-        "--no-history",
-        "--cache-dir",
-        tmp_path / "c",
-    )
+    done = run_alone(scenario, out, tmp_path / "c")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "uploadbench: warning: networked: network asks for up 10000 Mbit/s" in done.stderr
     doc = load_results("latest", reports_dir=out)

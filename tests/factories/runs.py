@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["REPORTS_FLAG", "ROOT", "TINY", "tiny", "trials_of", "uploadbench"]
+__all__ = ["ALONE", "REPORTS_FLAG", "ROOT", "TINY", "run_alone", "tiny", "trials_of", "uploadbench"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,6 +52,18 @@ def uploadbench(
         timeout=timeout,
         check=False,
     )
+
+
+# A run on its own: no comparison, no page, no history record.
+ALONE = ("--against", "none", "--no-report", "--no-history")
+
+
+def run_alone(
+    scenario: Path, out: Path, cache: Path, *extra: str | Path
+) -> subprocess.CompletedProcess[str]:
+    """``uploadbench run SCENARIO`` into ``out`` with its file sets in ``cache``, on its own
+    (:data:`ALONE`), plus ``extra`` options."""
+    return uploadbench("run", scenario, REPORTS_FLAG, out, *ALONE, "--cache-dir", cache, *extra)
 
 
 def tiny(tmp_path: Path, name: str, variants: list[str], **kw: Any) -> Path:
