@@ -69,7 +69,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import TYPE_CHECKING, Final, Literal, NamedTuple
+from typing import TYPE_CHECKING, Final, Literal, NamedTuple, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -89,6 +89,7 @@ __all__ = [
     "Direction",
     "LocatedChangePoint",
     "MetricChangePoint",
+    "Options",
     "Point",
     "SeriesKey",
     "classify",
@@ -294,6 +295,20 @@ def _merge(values: _Array, cuts: list[int], min_effect: float) -> list[int]:
     return cuts
 
 
+class Options(TypedDict, total=False):
+    """The detector's settings besides the minimum effect, as :func:`locate` and
+    :func:`metric_change_points` pass them on to :func:`detect` (whose signature holds the
+    defaults: :data:`WINDOW`, :data:`ALPHA`, :data:`MIN_SEGMENT`, :data:`CONFIRM`,
+    :data:`PERMUTATIONS`, seed 0)."""
+
+    window: int
+    alpha: float
+    min_segment: int
+    confirm: int
+    permutations: int
+    seed: int
+
+
 def detect(
     values: Sequence[float | None] | npt.NDArray[np.float64],
     *,
@@ -353,27 +368,13 @@ def locate(
     points: Sequence[Point | tuple[str, str | None, float | None]],
     *,
     min_effect: float,
-    window: int = WINDOW,
-    alpha: float = ALPHA,
-    min_segment: int = MIN_SEGMENT,
-    confirm: int = CONFIRM,
-    permutations: int = PERMUTATIONS,
-    seed: int = 0,
+    **options: Unpack[Options],
 ) -> list[LocatedChangePoint]:
     """:func:`detect` over runs given as ``(run_id, commit, value)``, oldest first; each
     change point comes with the last run before it and the first run of the new level
     (runs without a value are skipped on both sides)."""
     runs = [Point(*p) for p in points]
-    found = detect(
-        [p.value for p in runs],
-        min_effect=min_effect,
-        window=window,
-        alpha=alpha,
-        min_segment=min_segment,
-        confirm=confirm,
-        permutations=permutations,
-        seed=seed,
-    )
+    found = detect([p.value for p in runs], min_effect=min_effect, **options)
     measured = [i for i, p in enumerate(runs) if _finite(p.value) is not None]
     located = []
     for cp in found:
@@ -398,28 +399,13 @@ def classify(change_point: ChangePoint, metric: str) -> Direction | None:
 def metric_change_points(
     points: Sequence[Point | tuple[str, str | None, float | None]],
     metric: str,
-    *,
-    window: int = WINDOW,
-    alpha: float = ALPHA,
-    min_segment: int = MIN_SEGMENT,
-    confirm: int = CONFIRM,
-    permutations: int = PERMUTATIONS,
-    seed: int = 0,
+    **options: Unpack[Options],
 ) -> list[MetricChangePoint]:
     """The change points of one metric's series that matter: :func:`locate` with the
     metric's minimum effect, each classified by :func:`classify` (confirmed or not: read
     ``change_point.confirmed``)."""
     name = resolve_metric(metric)
-    located = locate(
-        points,
-        min_effect=MIN_EFFECT[name],
-        window=window,
-        alpha=alpha,
-        min_segment=min_segment,
-        confirm=confirm,
-        permutations=permutations,
-        seed=seed,
-    )
+    located = locate(points, min_effect=MIN_EFFECT[name], **options)
     out = []
     for item in located:
         direction = classify(item.change_point, name)
