@@ -64,7 +64,11 @@ class RunCommand:
         add("--seed", type=int, default=0, metavar="N", help="seed of what is measured: mock, faults, jitter (default 0)")  # noqa: E501  # fmt: skip
         add_bootstrap_seed(parser)
         add("--json", action="store_true", help="print the summary as JSON on stdout")
-        add("--clean", action="store_true", help="delete cached file sets first")
+        add(
+            "--clean",
+            action="store_true",
+            help="delete cached file sets, revision worktrees and their venvs first",
+        )
         add("--cache-dir", type=Path, metavar="DIR", help="file-set cache (default: $XDG_CACHE_HOME/uploadbench/filesets)")  # noqa: E501  # fmt: skip
         add("--no-history", action="store_true", help="do not add this run to the history")
         add("--no-report", action="store_true", help="do not write the HTML report")
@@ -84,11 +88,13 @@ class RunCommand:
         where = locate_run(args.resume, args.reports) if args.resume else None
         reports = where.reports if where else args.reports or REPORTS_DEFAULT
         cache_dir = args.cache_dir or fileset.default_cache_dir()
-        revisions = _revisions(args, scenarios)
         if args.clean:
             from harness.fileset import clean
+            from harness.rig.revisions import clean_revisions
 
             clean(cache_dir)
+            clean_revisions(cache_dir.parent)
+        revisions = _revisions(args, scenarios)
         log = console_for(stderr=True)
         with ProgressBar(log) as bar:
             outcome = run_scenarios(

@@ -39,6 +39,7 @@ hooks and LFS smudging are off for the worktrees it makes).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -63,6 +64,7 @@ __all__ = [
     "Declarations",
     "Revision",
     "VenvBuilder",
+    "clean_revisions",
     "code_under_test",
     "dependency_declarations",
     "dependency_hash",
@@ -84,6 +86,7 @@ WORKING_TREE = "working tree"  # Revision.ref of a head that is the working dire
 _HARNESS_NAMES = frozenset({"harness"})
 _NAME_RE = re.compile(r"^[A-Za-z_]\w*$")
 _COMMIT_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+_VENV_KEY_RE = re.compile(r"^[0-9a-f]{16}$")  # _short_hash: the name of a cached venv
 # Environment that would point git at another repository than the one we name with -C.
 _GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR")
 _GIT_TIMEOUT_S = 600.0
@@ -249,6 +252,43 @@ def _sweep_stale(folder: Path, prefix: str) -> None:
                 continue
             if old:
                 shutil.rmtree(child, ignore_errors=True)
+
+
+def clean_revisions(cache_dir: Path) -> int:
+    """Remove the cached revision worktrees under ``<cache>/revisions`` and the cached
+    dependency venvs under ``<cache>/venvs``: only folders named as this module names them
+    (a commit id; a 16-hex key or a ``.tmp-`` build), so nothing else in those folders is
+    touched. Each worktree also leaves its repository's worktree list (``git worktree
+    remove``, then ``prune``); a repository that is gone leaves just the folder to delete.
+    Returns the number of worktrees removed."""
+    revisions = Path(cache_dir) / "revisions"
+    venvs = Path(cache_dir) / "venvs"
+    removed = 0
+    for home in _children(revisions):
+        if not _COMMIT_RE.match(home.name):
+            continue
+        tree = home / "tree"
+        if (tree / ".git").is_file():
+            common = _git(["rev-parse", "--path-format=absolute", "--git-common-dir"], tree)
+            repo_git = Path(common.stdout.strip()) if common.returncode == 0 else None
+            if repo_git is not None and repo_git.is_dir():
+                _remove_worktree(repo_git.parent, tree)
+            removed += 1
+        shutil.rmtree(home, ignore_errors=True)
+    for venv in _children(venvs):
+        if _VENV_KEY_RE.match(venv.name) or venv.name.startswith(".tmp-"):
+            shutil.rmtree(venv, ignore_errors=True)
+    for folder in (revisions, venvs):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when nothing else is in it
+    return removed
+
+
+def _children(folder: Path) -> list[Path]:
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
+    except OSError:
+        return []
 
 
 def ensure_worktree(repo: Path, commit: str, cache_dir: Path) -> Path:

@@ -20,6 +20,7 @@ from harness.rig.revisions import (
     WORKING_TREE,
     BuildVenv,
     Revision,
+    clean_revisions,
     code_under_test,
     dependency_declarations,
     dependency_hash,
@@ -263,6 +264,29 @@ def test_worktrees_are_cached_per_commit_and_rebuilt_when_not_right(
     listed = git(repo, "worktree", "list", "--porcelain")
     assert f"worktree {tree.resolve()}" in listed
     assert ".tmp-tree-" not in listed
+
+
+def test_clean_removes_worktrees_from_the_repository_and_only_our_folders(
+    plugin_repo: tuple[Path, str, str],
+) -> None:
+    repo, a, b = plugin_repo
+    cache = repo.parent / "cache"
+    trees = [ensure_worktree(repo, a, cache), ensure_worktree(repo, b, cache)]
+    (cache / "venvs" / "0123456789abcdef").mkdir(parents=True)  # a cached venv
+    (cache / "venvs" / "mine").mkdir()  # not ours: kept
+    (cache / "revisions" / "notes").mkdir()  # not ours: kept
+    assert all(
+        f"worktree {t.resolve()}" in git(repo, "worktree", "list", "--porcelain") for t in trees
+    )
+
+    assert clean_revisions(cache) == 2
+
+    assert not any(t.exists() for t in trees)
+    assert str(cache) not in git(repo, "worktree", "list", "--porcelain")
+    assert sorted(p.name for p in (cache / "venvs").iterdir()) == ["mine"]
+    assert sorted(p.name for p in (cache / "revisions").iterdir()) == ["notes"]
+    assert clean_revisions(cache) == 0  # nothing left to remove; no error
+    assert clean_revisions(repo.parent / "nothing-here") == 0
 
 
 # ----------------------------------------------------------------- dependencies
