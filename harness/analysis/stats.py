@@ -60,6 +60,7 @@ __all__ = [
     "relative_effect",
     "repeats_needed_normal",
     "repeats_needed_simulated",
+    "repeats_to_decide",
     "robust_cv",
     "run_to_run_floor",
     "verdict",
@@ -480,6 +481,40 @@ def repeats_needed_normal(
     while min_p_value(floor, floor) >= alpha:
         floor += 1
     return max(n, floor)
+
+
+def repeats_to_decide(
+    cv: float | None,
+    min_effect: float,
+    ratio: float | None = None,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.80,
+    max_n: int = 100,
+) -> int | None:
+    """Repeats per side with which :func:`verdict` can decide a check that is inconclusive:
+    its CI must clear the ``min_effect`` boundary on one side or fit inside it.
+
+    Method: :func:`repeats_needed_normal` for the margin between the observed change and
+    the boundary, ``| |log ratio| - log(1 + min_effect)| `` (the CI must shrink to that
+    margin to land on one side of it); without an observed ``ratio`` the margin is the
+    minimum effect itself. Unknown noise (``cv`` None, fewer than 2 repeats) counts as no
+    noise, so the answer is the smallest n whose exact Mann-Whitney U test can reach
+    ``alpha``: a lower bound. None when more than ``max_n`` would be needed (the change
+    sits on the boundary: no practical number of repeats decides it).
+    """
+    if min_effect <= 0:
+        raise ValueError("min_effect must be > 0")
+    boundary = math.log1p(min_effect)
+    margin = boundary
+    if ratio is not None and ratio > 0 and math.isfinite(ratio):
+        margin = abs(abs(math.log(ratio)) - boundary)
+    if margin <= 0:
+        return None
+    n = repeats_needed_normal(
+        0.0 if cv is None else cv, math.expm1(margin), alpha=alpha, power=power
+    )
+    return n if n <= max_n else None
 
 
 def detection_rate(

@@ -11,13 +11,29 @@ as a regression. Every gating check that failed is listed by name, whatever its 
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.report.format import is_number
+from harness.compare.paired import revision_text
+from harness.metrics import METRICS
+from harness.report.format import fmt_change, fmt_relative, is_number
 
-__all__ = ["FailedCheck", "Headline", "headline"]
+__all__ = [
+    "CHANGE_KINDS",
+    "Change",
+    "FailedCheck",
+    "Headline",
+    "headline",
+    "verdict_sentence",
+    "what_changed",
+]
+
+# Kinds of check that measure a change of this run (against history, over the nights,
+# against the base revision); variant checks describe the before/after and are no change.
+CHANGE_KINDS = ("history", "step", "paired")
 
 _TEXTS = {
     0: ("ok", "No regression: every gating check holds"),
@@ -58,6 +74,12 @@ class Headline:
     notes: tuple[str, ...] = ()
     # gating checks of kind "paired" (head against base in this run), counted above too
     paired: int = 0
+
+    @property
+    def rules_failed(self) -> tuple[FailedCheck, ...]:
+        """The failed gating checks that are rules, not measured changes: thresholds, data
+        lost, rollback triggers, any other kind."""
+        return tuple(f for f in self.failures if f.kind not in CHANGE_KINDS)
 
 
 def _where(check: Mapping[str, Any]) -> str:
@@ -133,3 +155,180 @@ def headline(comparison: Mapping[str, Any] | None) -> Headline:
         notes=tuple(str(n) for n in comparison.get("notes") or ()),
         paired=sum(1 for c in gates if c.get("kind") == "paired"),
     )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One measured change of this run, as the first screen lists it: where, how much (in
+    the metric's words, with its CI) and since when (commits or revisions)."""
+
+    kind: str  # "history", "step" or "paired"
+    direction: str  # "regression" or "improvement"
+    scenario: str
+    provider: str
+    variant: str
+    concurrency: int | None
+    metric: str
+    title: str  # the metric's title
+    size: str  # "18% slower (14-22%)"
+    since: str  # "commits abc12345..def67890 (night099 -> this run)"
+    gating: bool
+    reason: str
+    magnitude: float  # |log ratio|, for the order (largest first)
+
+    @property
+    def where(self) -> str:
+        return _where(
+            {
+                "scenario": self.scenario,
+                "provider": self.provider,
+                "variant": self.variant,
+                "concurrency": self.concurrency,
+            }
+        )
+
+
+_HISTORY_LABEL = re.compile(r"\.\.([^\s)]+)\)\s*$")
+_RUN_LABEL = re.compile(r"^run (\S+)")
+
+
+def _short(commit: object) -> str | None:
+    return str(commit)[:8] if commit else None
+
+
+def _since(
+    check: Mapping[str, Any],
+    commits: Mapping[str, str | None],
+    this_commit: str | None,
+    revisions: Mapping[str, Any],
+) -> str:
+    """Since when the change is measured: the commits of the last comparable night and of
+    this run (history), the two runs a step lies between, or base and head (paired)."""
+    label = str(check.get("baseline") or "")
+    kind = check.get("kind")
+    if kind == "step":
+        return label.removeprefix("history step ").strip()
+    if kind == "paired":
+        base, head = revision_text(revisions.get("base")), revision_text(revisions.get("head"))
+        return f"base {base} -> head {head}"
+    match = _HISTORY_LABEL.search(label) or _RUN_LABEL.search(label)
+    last = match.group(1) if match else None
+    mine = _short(this_commit) or "this run (no commit recorded)"
+    if last is None:
+        return f"against {label or 'history'}; this run at {mine}"
+    theirs = _short(commits.get(last))
+    if theirs:
+        return f"commits {theirs}..{mine} ({last} -> this run)"
+    return f"since run {last} (no commit recorded) -> this run at {mine}"
+
+
+def _size(check: Mapping[str, Any]) -> tuple[str, float]:
+    metric = str(check.get("metric", ""))
+    ratio, low, high = check.get("ratio"), check.get("ci_low"), check.get("ci_high")
+    row = METRICS.get(metric)
+    if check.get("kind") == "paired" and row is not None and row.kind in ("fraction", "count"):
+        # the gate stores 1 + difference on the difference scale
+        def minus_one(x: object) -> float | None:
+            return float(x) - 1.0 if is_number(x) else None
+
+        ci = (minus_one(low), minus_one(high))
+        text = fmt_change(metric, "difference", minus_one(ratio), ci)
+        return text, abs(minus_one(ratio) or 0.0)
+    if is_number(ratio) and ratio > 0:
+        return fmt_relative(metric, ratio, low, high), abs(math.log(ratio))
+    base, cand = check.get("median_baseline"), check.get("median_candidate")
+    if row is not None and is_number(cand):
+        return f"{row.format(base)} -> {row.format(cand)}", math.inf
+    return str(check.get("reason") or ""), 0.0
+
+
+def what_changed(
+    comparison: Mapping[str, Any] | None,
+    history: Sequence[Mapping[str, Any]] | None = None,
+    results: Mapping[str, Any] | None = None,
+) -> tuple[tuple[Change, ...], tuple[Change, ...]]:
+    """The regressions and the improvements the comparison found (checks of kind history,
+    step and paired with verdict regressed or improved; variant checks describe, never
+    change), gating ones first, then the largest; each with the commits it lies between:
+    the history records' ``git_commit`` of the last compared night and this run's."""
+    if not comparison:
+        return (), ()
+    commits = {
+        str(e.get("run_id")): (str(e["git_commit"]) if e.get("git_commit") else None)
+        for e in history or ()
+    }
+    this_commit = ((results or {}).get("environment") or {}).get("git_commit")
+    paired = comparison.get("paired")
+    revisions = (paired.get("revisions") if isinstance(paired, Mapping) else None) or {}
+    out: dict[str, list[Change]] = {"regressed": [], "improved": []}
+    for c in comparison.get("checks") or ():
+        verdict = c.get("verdict")
+        if c.get("kind") not in CHANGE_KINDS or verdict not in out:
+            continue
+        metric = str(c.get("metric", ""))
+        row = METRICS.get(metric)
+        size, magnitude = _size(c)
+        concurrency = c.get("concurrency")
+        out[str(verdict)].append(
+            Change(
+                kind=str(c.get("kind")),
+                direction="regression" if verdict == "regressed" else "improvement",
+                scenario=str(c.get("scenario") or ""),
+                provider=str(c.get("provider") or ""),
+                variant=str(c.get("variant") or ""),
+                concurrency=int(concurrency) if is_number(concurrency) else None,
+                metric=metric,
+                title=row.title if row else metric,
+                size=size,
+                since=_since(c, commits, this_commit, revisions),
+                gating=bool(c.get("gating")),
+                reason=str(c.get("reason") or ""),
+                magnitude=magnitude,
+            )
+        )
+
+    def ordered(items: list[Change]) -> tuple[Change, ...]:
+        return tuple(sorted(items, key=lambda x: (not x.gating, -x.magnitude, x.where)))
+
+    return ordered(out["regressed"]), ordered(out["improved"])
+
+
+def verdict_sentence(
+    head: Headline, regressions: Sequence[Change], improvements: Sequence[Change]
+) -> str:
+    """The verdict in one sentence: what decided the exit code, the one change by name
+    when there is one, or "nothing changed" said plainly."""
+    code = head.exit_code
+    gating = [c for c in regressions if c.gating]
+    if code is None:
+        return head.text
+    if code == 1:
+        n_reg, n_rules = len(gating) or head.regressions, len(head.rules_failed)
+        parts = [
+            *([f"{n_reg} regression{'' if n_reg == 1 else 's'}"] if n_reg else []),
+            *([f"{n_rules} rule{' failed' if n_rules == 1 else 's failed'}"] if n_rules else []),
+        ]
+        text = "Failed: " + " and ".join(parts) if parts else head.text
+        if len(gating) == 1 and not head.rules_failed:
+            c = gating[0]
+            return f"{text}: {c.title} of {c.where} {c.size}, {c.since}."
+        if len(head.rules_failed) == 1 and not gating:
+            f = head.rules_failed[0]
+            return f"{text}: {f.rule or f.metric or f.kind} at {f.where}."
+        return text + " (listed below)."
+    if code == 0:
+        better = [c for c in improvements if c.gating]
+        if better:
+            n = len(better)
+            return (
+                f"No regression: every gating check holds; {n} improvement"
+                f"{'' if n == 1 else 's'} (below)."
+            )
+        return "Nothing changed: every gating check holds, no regression and no improvement."
+    if code == 3:
+        return (
+            f"Nothing regressed that we can tell, but {head.inconclusive} gating check"
+            f"{' cannot' if head.inconclusive == 1 else 's cannot'} decide yet: "
+            "see what to do below."
+        )
+    return head.text

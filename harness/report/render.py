@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
+from importlib import resources
 from typing import Any, cast
 from urllib.parse import quote
 
@@ -30,7 +31,7 @@ from harness.metrics import METRIC_TABLE
 from harness.report import checks as check_tables
 from harness.report import tables
 from harness.report.format import fmt_metric
-from harness.report.headline import Headline, headline
+from harness.report.headline import Change, Headline, headline, verdict_sentence, what_changed
 from harness.report.micro import micro_rows, micro_table
 from harness.report.paired import (
     PairedSection,
@@ -40,9 +41,10 @@ from harness.report.paired import (
 )
 from harness.report.plots import Plotter
 from harness.report.steps import open_steps_table, trend_steps
+from harness.report.tables import row_attributes
 from harness.report.trends import HistoryKey, history_series
 from harness.report.view import ScenarioData, scenarios_of
-from harness.report.warnings import report_warnings
+from harness.report.warnings import report_advice
 from harness.results.contract import ResultsDoc, ScenarioDoc, TrialDoc, is_base_trial
 
 __all__ = ["REPORT_DATA_VERSION", "render_report", "report_data"]
@@ -85,9 +87,15 @@ def _script_json(data: Any) -> Markup:
     return Markup(text)  # noqa: S704 - escaped above for the script-data context
 
 
-# The page's only executable script; its hash goes into the Content-Security-Policy, so a
-# script that escaping ever let through would still not run.
-_READY_SCRIPT = "document.body.dataset.ready = '1';  // browser tests wait for this flag"
+# The page's only executable script: the filters (templates/report.js), then the flag the
+# browser tests wait for. Its hash goes into the Content-Security-Policy, so a script that
+# escaping ever let through would still not run.
+_FILTER_SCRIPT = (
+    resources.files("harness.report").joinpath("templates/report.js").read_text(encoding="utf-8")
+)
+_READY_SCRIPT = (
+    _FILTER_SCRIPT + "document.body.dataset.ready = '1';  // browser tests wait for this flag"
+)
 _READY_HASH = base64.b64encode(hashlib.sha256(_READY_SCRIPT.encode()).digest()).decode()
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
@@ -210,9 +218,11 @@ def render_report(
     head = headline(comparison)
     paired = paired_section(comparison)
     paired_part = (comparison or {}).get("paired") if paired is not None else None
-    warnings = report_warnings(
+    advice = report_advice(
         results, scenarios, history=history, comparison=comparison, extra=environment_warnings
     )
+    warnings = [a.text for a in advice]
+    regressions, improvements = what_changed(comparison, history, results)
     checks = list((comparison or {}).get("checks") or ())
     series = history_series(history, results) if history else {}
     # change points of the plotted series (the detector, pure): markers and pending steps
@@ -256,9 +266,9 @@ def render_report(
                 "measured": Markup(tables.measured_table(scenario)) if scenario.groups else None,  # noqa: S704
                 "variants": _markup(tables.variants_table(scenario)),
                 "ablation": _markup(tables.ablation_table(ablations.get(scenario.name, []))),
-                "pivot": _markup(check_tables.checks_pivot(mine)),
+                "pivot": _markup(check_tables.checks_pivot(mine, scenario)),
                 "gates": _markup(check_tables.gates_table(mine)),
-                "all_checks": _markup(check_tables.checks_table(mine)) if mine else None,
+                "all_checks": _markup(check_tables.checks_table(mine, scenario)) if mine else None,
                 "check_count": len(mine),
                 "latency_cdf": _markup(plotter.latency_cdf(scenario)),
                 "scatter": _markup(plotter.upload_scatter(scenario)),
@@ -296,6 +306,16 @@ def render_report(
         # the analysis layer's sentence, as the console prints it
         sample_efficiency=sample_time(cast(ResultsDoc, results)).message,
         head=head,
+        commit=str(env.get("git_commit") or "")[:12],
+        sentence=verdict_sentence(head, regressions, improvements),
+        regressions=[_change_view(c) for c in regressions],
+        improvements=[_change_view(c) for c in improvements],
+        changes=[
+            ("regressions", "Regressions", [_change_view(c) for c in regressions], "bad"),
+            ("improvements", "Improvements", [_change_view(c) for c in improvements], "good"),
+        ],
+        advice=advice,
+        filters=_filters(scenarios),
         paired=_paired_view(paired),
         other_checks=_markup(check_tables.checks_table(elsewhere)) if elsewhere else None,
         claims=Markup(tables.claims_table(claims)),  # noqa: S704 - pandas escaped it
@@ -316,6 +336,27 @@ def render_report(
         ready_script=Markup(_READY_SCRIPT),  # noqa: S704 - a constant of this module
         ready_hash=_READY_HASH,
     )
+
+
+def _change_view(change: Change) -> dict[str, Any]:
+    """A change for the first screen, with the filters' attributes."""
+    view: dict[str, Any] = {f.name: getattr(change, f.name) for f in fields(change)}
+    view["where"] = change.where
+    view["attrs"] = Markup(  # noqa: S704 - row_attributes escapes every value
+        row_attributes(change.scenario or None, change.provider or None, change.variant or None)
+    )
+    return view
+
+
+def _filters(scenarios: Sequence[ScenarioData]) -> list[tuple[str, list[str]]]:
+    """The filter bar's choices: every scenario, provider and variant of the page, for the
+    axes with two values or more (one value has nothing to choose)."""
+    axes = {
+        "scenario": [s.name for s in scenarios],
+        "provider": sorted({p for s in scenarios for p in s.providers}),
+        "variant": list(dict.fromkeys(v for s in scenarios for v in s.variants)),
+    }
+    return [(axis, values) for axis, values in axes.items() if len(values) > 1]
 
 
 def _paired_view(section: PairedSection | None) -> dict[str, Any] | None:

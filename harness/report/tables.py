@@ -13,20 +13,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from markupsafe import escape
 
 from harness.analysis.ablation import AblationRow
 from harness.analysis.claims import ClaimRow
 from harness.metrics import METRICS
-from harness.report.format import NA, fmt_count, fmt_kind, fmt_metric, fmt_ratio
+from harness.report.format import (
+    NA,
+    ColumnUnit,
+    column_unit,
+    fmt_count,
+    fmt_kind,
+    fmt_metric,
+    fmt_ratio,
+)
 from harness.report.view import Group, ScenarioData
 
 __all__ = [
     "VERDICT_CLASSES",
+    "Cell",
+    "Row",
     "ablation_table",
     "claims_table",
+    "data_table",
     "environment_table",
     "faults_table",
     "html_table",
@@ -35,6 +48,7 @@ __all__ = [
     "measured_table",
     "metric_title",
     "packages_table",
+    "row_attributes",
     "variants_table",
 ]
 
@@ -73,10 +87,105 @@ def html_table(rows: Sequence[Mapping[str, str]], columns: Sequence[str]) -> str
     )
 
 
-def _cell(scenario: ScenarioData, group: Group) -> dict[str, str]:
-    """The columns that name a row's cell."""
-    out = {"provider": group.provider} if scenario.several_providers else {}
-    return {**out, "variant": group.variant, "concurrency": str(group.concurrency)}
+@dataclass(frozen=True)
+class Cell:
+    """A table cell with a class (``verdict bad``...) and an optional second line."""
+
+    text: str
+    cls: str = ""
+    note: str = ""
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    """A table row and the cell it describes: the page's filters hide a row whose
+    scenario, provider or variant is not chosen (``data-*`` attributes; None: not
+    filtered on that axis)."""
+
+    cells: Mapping[str, str | Cell]
+    scenario: str | None = None
+    provider: str | None = None
+    variant: str | None = None
+    attrs: Mapping[str, str] = field(default_factory=dict)
+
+
+def row_attributes(
+    scenario: str | None = None, provider: str | None = None, variant: str | None = None
+) -> str:
+    """`` data-scenario="..." data-provider="..."``, escaped: what the filters read."""
+    parts = [
+        f' data-{name}="{escape(value)}"'
+        for name, value in (("scenario", scenario), ("provider", provider), ("variant", variant))
+        if value is not None
+    ]
+    return "".join(parts)
+
+
+def _td(value: str | Cell) -> str:
+    if isinstance(value, str):
+        cls = VERDICT_CLASSES.get(value)
+        return (
+            f'<td class="verdict {cls}">{escape(value)}</td>'
+            if cls
+            else f"<td>{escape(value)}</td>"
+        )
+    attrs = (f' class="{escape(value.cls)}"' if value.cls else "") + (
+        f' title="{escape(value.title)}"' if value.title else ""
+    )
+    note = f'<br><span class="cell-note">{escape(value.note)}</span>' if value.note else ""
+    return f"<td{attrs}>{escape(value.text)}{note}</td>"
+
+
+def data_table(
+    rows: Sequence[Row],
+    columns: Sequence[str],
+    *,
+    caption: str | None = None,
+    table_id: str | None = None,
+) -> str:
+    """Rows as an escaped HTML table whose ``<tr>`` carry their cell's ``data-*``
+    attributes (the filters'); verdict words get their class as in :func:`html_table`."""
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    body = []
+    for row in rows:
+        extra = "".join(f' {escape(k)}="{escape(v)}"' for k, v in row.attrs.items())
+        cells = "".join(_td(row.cells.get(c, NA)) for c in columns)
+        body.append(
+            f"<tr{row_attributes(row.scenario, row.provider, row.variant)}{extra}>{cells}</tr>"
+        )
+    ident = f' id="{escape(table_id)}"' if table_id else ""
+    cap = f"<caption>{escape(caption)}</caption>" if caption else ""
+    return (
+        f'<table class="data"{ident}>{cap}<thead><tr>{head}</tr></thead>'
+        f"<tbody>\n" + "\n".join(body) + "\n</tbody></table>"
+    )
+
+
+def _cell(scenario: ScenarioData, group: Group) -> dict[str, str | Cell]:
+    """The columns that name a row's cell: provider (always: a scenario may name several,
+    and a row must say which), variant and concurrency."""
+    return {"provider": group.provider, "variant": group.variant, "c": str(group.concurrency)}
+
+
+def _row(scenario: ScenarioData, group: Group, cells: Mapping[str, str | Cell]) -> Row:
+    return Row(
+        {**_cell(scenario, group), **cells},
+        scenario=scenario.name,
+        provider=group.provider,
+        variant=group.variant,
+    )
+
+
+def _unit(scenario: ScenarioData, metric: str) -> ColumnUnit:
+    return column_unit(metric, [g.median(m) for g in scenario.groups for m in (metric,)])
+
+
+def _caption(scenario: ScenarioData, what: str) -> str:
+    """The table's caption: which scenario its rows are cells of (``what`` is the
+    section's heading already, so it is not repeated)."""
+    del what
+    return f"scenario {scenario.name}, one row per cell"
 
 
 def _ordered(scenario: ScenarioData) -> list[Group]:
@@ -88,14 +197,13 @@ def _ordered(scenario: ScenarioData) -> list[Group]:
     )
 
 
-def _median_range(group: Group, metric: str) -> str:
+def _median_range(group: Group, metric: str, unit: ColumnUnit) -> str:
     median, spread = group.median(metric), group.spread(metric)
     if median is None or spread is None:
         return NA
     if len(group.values(metric)) < 2:
-        return fmt_metric(metric, median)
-    low, high = fmt_metric(metric, spread[0]), fmt_metric(metric, spread[1])
-    return f"{fmt_metric(metric, median)} [{low} – {high}]"
+        return unit.format(median)
+    return f"{unit.format(median)} [{unit.format(spread[0])} – {unit.format(spread[1])}]"
 
 
 def integrity_text(group: Group, shown: int = 3) -> str:
@@ -111,39 +219,55 @@ def integrity_text(group: Group, shown: int = 3) -> str:
     return f"{count} lost" + (f": {names}{more}" if names else "")
 
 
+_MEASURED = (
+    "files_per_s",
+    "latency_p50_s",
+    "latency_p90_s",
+    "latency_p99_s",
+    "latency_max_s",
+    "success_rate",
+    "rss_peak_bytes",
+)
+
+
 def measured_table(scenario: ScenarioData) -> str:
     """Per cell: medians over repeats (with min – max for the headline metrics), and the
-    files the provider does not hold intact."""
+    files the provider does not hold intact. Each column has one unit (in its title), so
+    its numbers compare down the column."""
+    units = {m: _unit(scenario, m) for m in ("wall_s", "throughput_bytes_per_s", *_MEASURED)}
+    cpu = column_unit(
+        "cpu_user_s",
+        [(g.median("cpu_user_s") or 0) + (g.median("cpu_sys_s") or 0) for g in scenario.groups],
+    )
+    ranged = {
+        m: units[m].title(metric_title(m)) + " median [min – max]"
+        for m in ("wall_s", "throughput_bytes_per_s")
+    }
+    titles = {m: units[m].title(metric_title(m)) for m in _MEASURED}
     rows = []
     for g in _ordered(scenario):
         cpu_user, cpu_sys = g.median("cpu_user_s"), g.median("cpu_sys_s")
-        rows.append(
-            {
-                **_cell(scenario, g),
-                "repeats": str(len(g.trials)),
-                f"{metric_title('wall_s')} [min – max]": _median_range(g, "wall_s"),
-                f"{metric_title('throughput_bytes_per_s')} [min – max]": _median_range(
-                    g, "throughput_bytes_per_s"
-                ),
-                **{
-                    metric_title(m): fmt_metric(m, g.median(m))
-                    for m in (
-                        "files_per_s",
-                        "latency_p50_s",
-                        "latency_p90_s",
-                        "latency_p99_s",
-                        "latency_max_s",
-                        "success_rate",
-                        "rss_peak_bytes",
-                    )
-                },
-                "CPU user+sys": fmt_kind(
-                    "time", None if cpu_user is None else cpu_user + (cpu_sys or 0)
-                ),
-                "integrity (all repeats)": integrity_text(g),
-            }
-        )
-    return html_table(rows, list(rows[0]) if rows else ["variant"])
+        cells: dict[str, str | Cell] = {
+            "repeats": str(len(g.trials)),
+            **{ranged[m]: _median_range(g, m, units[m]) for m in ranged},
+            **{titles[m]: units[m].format(g.median(m)) for m in _MEASURED},
+            cpu.title("CPU user+sys"): cpu.format(
+                None if cpu_user is None else cpu_user + (cpu_sys or 0)
+            ),
+            "integrity (all repeats)": integrity_text(g),
+        }
+        rows.append(_row(scenario, g, cells))
+    columns = [
+        "provider",
+        "variant",
+        "c",
+        "repeats",
+        *ranged.values(),
+        *titles.values(),
+        cpu.title("CPU user+sys"),
+        "integrity (all repeats)",
+    ]
+    return data_table(rows, columns, caption=_caption(scenario, "Medians of repeats"))
 
 
 def variants_table(scenario: ScenarioData) -> str | None:
@@ -155,27 +279,28 @@ def variants_table(scenario: ScenarioData) -> str | None:
 
 
 def loop_lag_table(scenario: ScenarioData) -> str | None:
-    """Event-loop lag per cell; sync variants have no loop and say so."""
+    """Event-loop lag per cell (provider, variant, concurrency); sync variants have no
+    loop and say so."""
+    lag = [m for m in ("loop_lag_p99_s", "loop_lag_max_s")]
+    units = {m: _unit(scenario, m) for m in (*lag, "loop_blocked_fraction")}
+    titles = {m: units[m].title(metric_title(m)) for m in units}
     rows = []
     for g in _ordered(scenario):
         p99 = g.median("loop_lag_p99_s")
-        rows.append(
-            {
-                **_cell(scenario, g),
-                metric_title("loop_lag_p99_s"): (
-                    fmt_metric("loop_lag_p99_s", p99)
-                    if p99 is not None
-                    else f"{NA} (no event loop)"
-                ),
-                metric_title("loop_lag_max_s"): fmt_metric(
-                    "loop_lag_max_s", g.median("loop_lag_max_s")
-                ),
-                metric_title("loop_blocked_fraction"): fmt_metric(
-                    "loop_blocked_fraction", g.median("loop_blocked_fraction")
-                ),
-            }
-        )
-    return html_table(rows, list(rows[0])) if rows else None
+        cells: dict[str, str | Cell] = {
+            titles["loop_lag_p99_s"]: (
+                units["loop_lag_p99_s"].format(p99) if p99 is not None else f"{NA} (no event loop)"
+            ),
+            **{
+                titles[m]: units[m].format(g.median(m))
+                for m in ("loop_lag_max_s", "loop_blocked_fraction")
+            },
+        }
+        rows.append(_row(scenario, g, cells))
+    if not rows:
+        return None
+    columns = ["provider", "variant", "c", *titles.values()]
+    return data_table(rows, columns, caption=_caption(scenario, "Event-loop lag"))
 
 
 def _counts(counts: Mapping[str, int]) -> str:
@@ -183,25 +308,45 @@ def _counts(counts: Mapping[str, int]) -> str:
 
 
 def faults_table(scenario: ScenarioData) -> str | None:
-    """Errors, timeouts, retries and lost files next to the faults the mock applied."""
+    """Errors, timeouts, retries and lost files next to the faults the mock applied, per
+    cell (provider, variant, concurrency)."""
+    rates = {m: _unit(scenario, m) for m in ("timeout_rate", "error_rate")}
+    titles = {m: rates[m].title(metric_title(m)) for m in rates}
     rows = [
-        {
-            **_cell(scenario, g),
-            "faults applied (all repeats)": _counts(g.faults_applied()),
-            "mock requests": fmt_count(g.mock_requests()),
-            "statuses": _counts(g.statuses()),
-            metric_title("timeout_rate"): fmt_metric("timeout_rate", g.median("timeout_rate")),
-            metric_title("error_rate"): fmt_metric("error_rate", g.median("error_rate")),
-            "retries (all repeats)": fmt_count(g.total("retries")),
-            "integrity (all repeats)": integrity_text(g),
-            metric_title("connections_opened"): fmt_metric(
-                "connections_opened", g.median("connections_opened")
-            ),
-            "uploads": str(g.uploads()),
-        }
+        _row(
+            scenario,
+            g,
+            {
+                "faults applied (all repeats)": _counts(g.faults_applied()),
+                "mock requests": fmt_count(g.mock_requests()),
+                "statuses": _counts(g.statuses()),
+                **{titles[m]: rates[m].format(g.median(m)) for m in rates},
+                "retries (all repeats)": fmt_count(g.total("retries")),
+                "integrity (all repeats)": integrity_text(g),
+                metric_title("connections_opened"): fmt_metric(
+                    "connections_opened", g.median("connections_opened")
+                ),
+                "uploads": str(g.uploads()),
+            },
+        )
         for g in _ordered(scenario)
     ]
-    return html_table(rows, list(rows[0])) if rows else None
+    if not rows:
+        return None
+    columns = [
+        "provider",
+        "variant",
+        "c",
+        "faults applied (all repeats)",
+        "mock requests",
+        "statuses",
+        *titles.values(),
+        "retries (all repeats)",
+        "integrity (all repeats)",
+        metric_title("connections_opened"),
+        "uploads",
+    ]
+    return data_table(rows, columns, caption=_caption(scenario, "Errors, timeouts and retries"))
 
 
 def _claim_value(row: ClaimRow, value: float | None) -> str:

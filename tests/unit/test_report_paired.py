@@ -7,6 +7,7 @@ from __future__ import annotations
 import html.parser
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -254,22 +255,22 @@ def test_the_headline_counts_paired_checks_with_the_gating_checks(
     assert len(data["paired"]["checks"]) == len(dropped["comparison"].paired)
 
 
-def test_the_pivot_labels_paired_checks_vs_base_and_rates_as_points(dropped_page: str) -> None:
-    start = dropped_page.index("<h3>Against the baseline</h3>")
+def test_the_pivot_words_paired_checks_and_writes_rates_as_points(dropped_page: str) -> None:
+    start = dropped_page.index("<h3>What changed, cell by cell</h3>")
     pivot = dropped_page[start : dropped_page.index("</table>", start)]
+    assert "Head against base, paired per round: against base (main @ 1a2b3c4d)" in pivot
     rows = rows_of(pivot)
-    assert rows
-    assert {row[0] for row in rows} <= {"vs base", "vs base (gates)"}
-    assert all(row[4] == "base (main @ 1a2b3c4d)" for row in rows)
-    cells = [cell for row in rows for cell in row[5:]]
-    # throughput on the ratio scale, head/base, like the variant and history ratios
+    assert [row[:3] for row in rows] == [["kimi", "async", "4"]]
+    cells = rows[0][3:]
+    # throughput, head/base about 0.7: "32% slower (30-34%)" over its verdict
     assert any(
-        cell.endswith("x] regressed") and 0.6 < float(cell.split("x")[0]) < 0.8 for cell in cells
-    )
+        re.fullmatch(r"[23]\d% slower \(\d\d-\d\d%\)regressed \(gates\)", cell) for cell in cells
+    ), cells
     # a rate is a difference, not the gate's ratio made of 1 + difference
     assert any(cell.startswith("+0.00 pp [+0.00 pp, +0.00 pp]") for cell in cells)
     assert "1x [1x – 1x]" not in pivot
-    assert 'Rows "vs base"' in dropped_page
+    assert 'data-scenario="s" data-provider="kimi" data-variant="async"' in pivot
+    assert "Head against base: paired per round" in dropped_page
 
 
 def test_the_per_variant_tables_show_the_head_only(
