@@ -20,12 +20,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from harness.analysis import stats
-from harness.analysis.memory import peaks_by_variant_and_size
-from harness.compare.steps import Step
-from harness.metrics import METRICS, MetricKind
+from harness.analysis.memory import Fit, memory_slope_by_variant, peaks_by_variant_and_size
+from harness.report.figures import axis_unit
 from harness.report.format import is_number
-from harness.report.steps import marker_label
-from harness.report.trends import TREND_METRICS, HistoryKey, HistoryPoint
 from harness.report.view import ScenarioData
 from harness.results.contract import TrialDoc
 
@@ -49,26 +46,11 @@ _RC: dict[Any, Any] = {
     "savefig.dpi": 100,
 }
 
-# An axis's unit and the factor from the metric's base unit, per metric kind: the units a
-# reader expects on an axis (the tables choose a unit per value instead).
-_AXIS_UNITS: dict[MetricKind, tuple[str, float]] = {
-    "time": ("ms", 1e3),
-    "bytes": ("MiB", 1 / _MIB),
-    "bytes_per_s": ("MiB/s", 1 / _MIB),
-    "fraction": ("%", 100.0),
-    "per_s": ("/s", 1.0),
-    "count": ("count", 1.0),
-    "number": ("", 1.0),
-}
-
 
 def _axis(metric: str) -> tuple[str, str, float]:
-    """The metric table's title (``(profiled)`` when only profiled trials have it), the
-    axis unit and the scale from the metric's base unit."""
-    row = METRICS[metric]
-    unit, scale = _AXIS_UNITS[row.kind]
-    title = row.title + (" (profiled)" if row.source == "profiled" else "")
-    return title, unit, scale
+    """The metric table's title, the axis unit and the scale from the metric's base unit
+    (:func:`harness.report.figures.axis_unit`: one table of axis units for every figure)."""
+    return axis_unit(metric)
 
 
 def _label(text: str) -> str:
@@ -307,17 +289,19 @@ class Plotter:
 
     def memory_vs_size(self, scenarios: Sequence[ScenarioData]) -> str | None:
         """Heap peak against file size per (provider, variant), over every scenario's
-        profiled trials (a size sweep may span scenarios; providers are never pooled)."""
+        profiled trials (a size sweep may span scenarios; providers are never pooled):
+        each trial a dot, the median per size a marker, and the least-squares line of
+        :func:`harness.analysis.memory.memory_slope_by_variant` (the fit thresholds read)
+        drawn across the sizes, its slope and r² in the legend."""
         per_provider: dict[str, list[Mapping[str, Any]]] = {}
         for s in scenarios:
             for trial in s.profiled:
                 per_provider.setdefault(str(trial.get("provider") or ""), []).append(trial)
-        peaks = {
-            p: peaks_by_variant_and_size(cast(list[TrialDoc], trials))
-            for p, trials in per_provider.items()
-        }
+        trials_of = {p: cast(list[TrialDoc], trials) for p, trials in per_provider.items()}
+        peaks = {p: peaks_by_variant_and_size(trials) for p, trials in trials_of.items()}
         if not any(peaks.values()):
             return None
+        fits = {p: memory_slope_by_variant(trials) for p, trials in trials_of.items()}
         order: list[str] = []
         for s in scenarios:
             order += [v for v in s.variants if v not in order]
@@ -332,110 +316,52 @@ class Plotter:
                     if not by_size:
                         continue
                     sizes = sorted(by_size)
+                    name = f"{provider} {variant}" if len(peaks) > 1 else variant
+                    fit = fits[provider].get(variant)
+                    color = colors[variant]
+                    dots = [(s / _MIB, p / _MIB) for s in sizes for p in by_size[s]]
+                    ax.scatter(
+                        [d[0] for d in dots],
+                        [d[1] for d in dots],
+                        s=9,
+                        alpha=0.35,
+                        color=color,
+                        linewidths=0,
+                    )
                     ax.plot(
                         [s / _MIB for s in sizes],
                         [stats.median(by_size[s]) / _MIB for s in sizes],
                         marker="o",
-                        color=colors[variant],
-                        linestyle=styles[index % len(styles)],
-                        label=_label(f"{provider} {variant}" if len(peaks) > 1 else variant),
+                        markersize=4,
+                        linewidth=0,
+                        color=color,
+                        label=_label(f"{name}: {_slope_text(fit)}"),
                     )
+                    if fit is not None:
+                        xs = np.array([min(fit.sizes), max(fit.sizes)], dtype=float)
+                        ax.plot(
+                            xs / _MIB,
+                            (fit.intercept + fit.slope * xs) / _MIB,
+                            color=color,
+                            linewidth=1.2,
+                            linestyle=styles[index % len(styles)],
+                        )
             ax.set_xlabel("file size (MiB)")
             ax.set_ylabel("{} ({})".format(*_axis("heap_peak_bytes")[:2]))
             ax.set_xlim(left=0)
             ax.set_ylim(bottom=0)
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=7, loc="upper left")
             return self._svg(fig)
 
-    def history(
-        self,
-        scenario: ScenarioData,
-        series: Mapping[HistoryKey, list[HistoryPoint]],
-        regressed: set[HistoryKey],
-        run_id: str,
-        steps: Mapping[HistoryKey, Sequence[Step]] | None = None,
-    ) -> str | None:
-        """Key metrics night by night for each variant at its highest concurrency (first
-        provider); this run's point is marked with a red cross where a regression against
-        history was confirmed, and each change point of a drawn line in ``steps``
-        (:func:`harness.report.steps.trend_steps`) with a vertical line between the last
-        run of the old level and the first of the new, labelled with the step's size and
-        commits (:func:`harness.report.steps.marker_label`): dashed once confirmed, dotted
-        while pending."""
-        mine = {k: v for k, v in series.items() if k[0] == scenario.name}
-        # a metric with one run only (this one) has no trend to show
-        metrics = [
-            m for m in TREND_METRICS if any(k[4] == m and len(v) > 1 for k, v in mine.items())
-        ]
-        if not metrics:
-            return None
-        # one x position per run, shared by every line, so a night a variant missed leaves
-        # a gap instead of shifting the rest of its line
-        runs = sorted({(p.started_at, p.run_id) for pts in mine.values() for p in pts})
-        position = {run: i for i, (_, run) in enumerate(runs)}
-        provider = scenario.providers[0] if scenario.providers else None
-        colors = self._colors(scenario.variants)
-        with matplotlib.rc_context(_RC):
-            ncols, nrows = min(len(metrics), 3), -(-len(metrics) // 3)
-            fig, flat = self._figure(3.2 * ncols, 2.4 * nrows, nrows, ncols)
-            for ax in flat[len(metrics) :]:
-                ax.set_visible(False)
-            for ax, metric in zip(flat, metrics, strict=False):
-                title, unit, scale = _axis(metric)
-                for variant in scenario.variants:
-                    candidates = sorted(
-                        k
-                        for k in mine
-                        if k[2] == variant and k[4] == metric and k[1] == (provider or k[1])
-                    )
-                    if not candidates:
-                        continue
-                    key = max(candidates, key=lambda k: k[3])  # the highest concurrency
-                    pts = sorted(mine[key], key=lambda p: position[p.run_id])
-                    xs = [position[p.run_id] for p in pts]
-                    ys = [p.value * scale for p in pts]
-                    ax.plot(
-                        xs,
-                        ys,
-                        color=colors[variant],
-                        linewidth=1,
-                        marker="." if len(xs) < 30 else None,
-                        label=_label(f"{key[1]} {variant} c={key[3]}"),
-                    )
-                    for step in (steps or {}).get(key, ()):
-                        self._step_marker(ax, step, position, colors[variant])
-                    if key in regressed and run_id in position:
-                        here = [y for x, y in zip(xs, ys, strict=True) if x == position[run_id]]
-                        ax.plot(
-                            [position[run_id]] * len(here),
-                            here,
-                            marker="X",
-                            markersize=9,
-                            color="red",
-                            linestyle="none",
-                        )
-                ax.set_title(f"{title} ({unit})", fontsize=9)
-                ax.set_xlabel("run (oldest left, this run right)", fontsize=7)
-                ax.set_ylim(bottom=0)
-            flat[0].legend(fontsize=6)
-            return self._svg(fig)
 
-    @staticmethod
-    def _step_marker(ax: Axes, step: Step, position: Mapping[str, int], color: str) -> None:
-        """A vertical line just before the first run of the new level, and its label."""
-        first = step.located.first_after.run_id
-        if first not in position:
-            return
-        x = position[first] - 0.5
-        ax.axvline(x, color=color, linewidth=0.8, linestyle="--" if step.confirmed else ":")
-        ax.text(
-            x,
-            0.98,
-            _label(marker_label(step)),
-            transform=ax.get_xaxis_transform(),
-            rotation=90,
-            ha="right",
-            va="top",
-            fontsize=6,
-            color=color,
-        )
+def _slope_text(fit: Fit | None) -> str:
+    """A fit's numbers for a legend: ``slope 1.04 B/B, r² 0.99``; why there is none."""
+    if fit is None:
+        return "no slope (one file size)"
+    quality = (
+        f", r\u00b2 {fit.r_squared:.2f}"
+        if fit.r_squared is not None and math.isfinite(fit.r_squared)
+        else ""
+    )
+    # "+ 0.0" turns a rounded -0.0 into 0.0
+    return f"slope {round(fit.slope, 2) + 0.0:.2f} B/B{quality}"

@@ -30,6 +30,7 @@ from harness.analysis.summary import sample_time
 from harness.metrics import METRIC_TABLE
 from harness.report import checks as check_tables
 from harness.report import tables
+from harness.report.figures import claims_view, trend_figures, trends_view
 from harness.report.format import fmt_metric
 from harness.report.headline import Change, Headline, headline, verdict_sentence, what_changed
 from harness.report.micro import micro_rows, micro_table
@@ -42,7 +43,7 @@ from harness.report.paired import (
 from harness.report.plots import Plotter
 from harness.report.steps import open_steps_table, trend_steps
 from harness.report.tables import row_attributes
-from harness.report.trends import HistoryKey, history_series
+from harness.report.trends import history_series
 from harness.report.view import ScenarioData, scenarios_of
 from harness.report.warnings import report_advice
 from harness.results.contract import ResultsDoc, ScenarioDoc, TrialDoc, is_base_trial
@@ -227,17 +228,6 @@ def render_report(
     series = history_series(history, results) if history else {}
     # change points of the plotted series (the detector, pure): markers and pending steps
     steps = trend_steps(series, results)
-    regressed: set[HistoryKey] = {
-        (
-            str(c.get("scenario")),
-            str(c.get("provider")),
-            str(c.get("variant")),
-            int(c.get("concurrency") or 1),
-            str(c.get("metric")),
-        )
-        for c in checks
-        if c.get("kind") == "history" and c.get("verdict") == "regressed"
-    }
     plotter = Plotter()
     sections = []
     for index, scenario in enumerate(scenarios):
@@ -279,8 +269,19 @@ def render_report(
                 ],
                 "loop_lag": _markup(tables.loop_lag_table(scenario)),
                 "faults": _markup(tables.faults_table(scenario)),
-                "history": _markup(
-                    plotter.history(scenario, series, regressed, str(results.get("run_id")), steps)
+                # one chart per metric, every provider: nights by date, the history
+                # check's noise band, change points, base and head (figures.py)
+                "trends": trends_view(
+                    trend_figures(
+                        scenario.name,
+                        scenario.providers,
+                        scenario.variants,
+                        series,
+                        run_id=str(results.get("run_id")),
+                        checks=mine,
+                        steps=steps,
+                        paired=paired_part,
+                    )
                 )
                 if series
                 else None,
@@ -320,6 +321,7 @@ def render_report(
         other_checks=_markup(check_tables.checks_table(elsewhere)) if elsewhere else None,
         claims=Markup(tables.claims_table(claims)),  # noqa: S704 - pandas escaped it
         claims_measured=any(r.verdict != "not measured" for r in claims),
+        claim_figures=claims_view(claims),
         memory_vs_size=_markup(plotter.memory_vs_size(scenarios)),
         memory_slopes=_memory_slopes(scenarios),
         sections=sections,

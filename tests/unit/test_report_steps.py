@@ -67,6 +67,11 @@ def _open_steps(page: str) -> str:
     return page[start : page.index("</table>", start)]
 
 
+def _trends(page: str) -> str:
+    """The first scenario's trend charts (one SVG per metric)."""
+    return page.split("<h3>History</h3>")[1].split("<h3>Open steps</h3>")[0]
+
+
 def _rows(table: str) -> list[list[str]]:
     return [
         re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
@@ -82,7 +87,7 @@ def open_page(reports: Path) -> str:
 
 
 def test_the_trend_marks_the_change_point_with_its_size_and_commits(open_page: str) -> None:
-    trend = open_page.split("<h3>History</h3>")[1].split("</figure>")[0]
+    trend = _trends(open_page)
     throughput = re.findall(r"-(?:18|19|20|21|22)% \(0029c0f\.\.0030c0f\)", trend)
     latency = re.findall(r"\+\d\d% \(0029c0f\.\.0030c0f\)", trend)
     found = re.findall(r"[-+]\d+%\?? \([^)]*\)", trend)
@@ -122,7 +127,7 @@ def test_a_pending_step_comes_from_the_plotted_series(reports: Path) -> None:
     page = _page(reports, night(FLAT + 2, slow=True), nights=FLAT + 2)
     rows = _rows(_open_steps(page))
     assert [r[4] for r in rows if r[1] == "throughput"] == ["pending: 3 of 5 nights"]
-    trend = page.split("<h3>History</h3>")[1].split("</figure>")[0]
+    trend = _trends(page)
     assert re.search(r"-\d\d%\? \(0029c0f\.\.0030c0f\)", trend)
 
 
