@@ -493,24 +493,23 @@ def repeats_to_decide(
     max_n: int = 100,
 ) -> int | None:
     """Repeats per side with which :func:`verdict` can decide a check that is inconclusive:
-    its CI must clear the ``min_effect`` boundary on one side or fit inside it.
+    its CI must fit inside the ``min_effect`` boundary (no change) or clear it on one side.
 
-    Method: :func:`repeats_needed_normal` for the margin between the observed change and
-    the boundary, ``| |log ratio| - log(1 + min_effect)| `` (the CI must shrink to that
-    margin to land on one side of it); without an observed ``ratio`` the margin is the
-    minimum effect itself. Unknown noise (``cv`` None, fewer than 2 repeats) counts as no
-    noise, so the answer is the smallest n whose exact Mann-Whitney U test can reach
-    ``alpha``: a lower bound. None when more than ``max_n`` would be needed (the change
-    sits on the boundary: no practical number of repeats decides it).
+    Method: :func:`repeats_needed_normal` for the margin the CI must shrink to: the minimum
+    effect itself (to tell "unchanged" from a change of that size), or, when the observed
+    ``ratio`` lies beyond twice the boundary, the wider margin between it and the boundary
+    (``|log ratio| - log(1 + min_effect)``: a large change needs fewer repeats). The
+    observed ratio of a few noisy repeats is not trusted nearer the boundary than that, so
+    the answer is a lower bound. Unknown noise (``cv`` None, fewer than 2 repeats) counts
+    as none: then the answer is the smallest n whose exact Mann-Whitney U test can reach
+    ``alpha``. None when more than ``max_n`` would be needed.
     """
     if min_effect <= 0:
         raise ValueError("min_effect must be > 0")
     boundary = math.log1p(min_effect)
     margin = boundary
     if ratio is not None and ratio > 0 and math.isfinite(ratio):
-        margin = abs(abs(math.log(ratio)) - boundary)
-    if margin <= 0:
-        return None
+        margin = max(boundary, abs(math.log(ratio)) - boundary)
     n = repeats_needed_normal(
         0.0 if cv is None else cv, math.expm1(margin), alpha=alpha, power=power
     )

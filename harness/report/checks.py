@@ -132,7 +132,7 @@ def decide_text(check: Mapping[str, Any], scenario: ScenarioData | None = None) 
         _cv(scenario, check), effect, float(ratio) if is_number(ratio) else None
     )
     if n is None:
-        return f"on the ±{effect:.0%} boundary: no practical number of repeats decides it"
+        return f"too noisy: over 100 repeats a side to decide ±{effect:.0%}"
     have = min(
         (int(x) for x in (check.get("n_baseline"), check.get("n_candidate")) if is_number(x)),
         default=0,

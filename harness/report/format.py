@@ -145,6 +145,8 @@ def fmt_relative(metric: str, ratio: object, ci_low: object = None, ci_high: obj
         text = f"{_percent_text(abs(r - 1))} {word(r)}"
     if not (is_number(ci_low) and is_number(ci_high)) or ci_low <= 0 or ci_high <= 0:
         return text
+    if ci_low == ci_high == r:
+        return text  # every resample agreed: no interval to show
     low, high = float(ci_low), float(ci_high)
 
     def one(x: float) -> str:

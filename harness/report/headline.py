@@ -171,7 +171,7 @@ class Change:
     metric: str
     title: str  # the metric's title
     size: str  # "18% slower (14-22%)"
-    since: str  # "commits abc12345..def67890 (night099 -> this run)"
+    since: str  # "commits abc12345..def67890 (night099 → this run)"
     gating: bool
     reason: str
     magnitude: float  # |log ratio|, for the order (largest first)
@@ -210,7 +210,7 @@ def _since(
         return label.removeprefix("history step ").strip()
     if kind == "paired":
         base, head = revision_text(revisions.get("base")), revision_text(revisions.get("head"))
-        return f"base {base} -> head {head}"
+        return f"base {base} → head {head}"
     match = _HISTORY_LABEL.search(label) or _RUN_LABEL.search(label)
     last = match.group(1) if match else None
     mine = _short(this_commit) or "this run (no commit recorded)"
@@ -218,8 +218,8 @@ def _since(
         return f"against {label or 'history'}; this run at {mine}"
     theirs = _short(commits.get(last))
     if theirs:
-        return f"commits {theirs}..{mine} ({last} -> this run)"
-    return f"since run {last} (no commit recorded) -> this run at {mine}"
+        return f"commits {theirs}..{mine} ({last} → this run)"
+    return f"since run {last} (no commit recorded) → this run at {mine}"
 
 
 def _size(check: Mapping[str, Any]) -> tuple[str, float]:
@@ -238,7 +238,7 @@ def _size(check: Mapping[str, Any]) -> tuple[str, float]:
         return fmt_relative(metric, ratio, low, high), abs(math.log(ratio))
     base, cand = check.get("median_baseline"), check.get("median_candidate")
     if row is not None and is_number(cand):
-        return f"{row.format(base)} -> {row.format(cand)}", math.inf
+        return f"{row.format(base)} → {row.format(cand)}", math.inf
     return str(check.get("reason") or ""), 0.0
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from harness.analysis.paired import BASE, HEAD, PairedCheck
 from harness.compare.paired import paired_headline, revision_text
 from harness.report.format import NA, fmt_change, fmt_count, fmt_kind, fmt_metric, fmt_p
-from harness.report.tables import html_table, metric_title
+from harness.report.tables import Row, data_table, html_table, metric_title
 
 __all__ = ["PairedSection", "paired_checks_of", "paired_section", "paired_verdict_line"]
 
@@ -140,8 +140,20 @@ def _rows(
 def _table(
     checks: Sequence[Mapping[str, Any]], *, sized: bool, reasons: bool = False
 ) -> str | None:
+    """One row per check, each ``<tr>`` carrying its cell for the page's filters."""
     rows = _rows(checks, sized=sized, reasons=reasons)
-    return html_table(rows, list(rows[0])) if rows else None
+    if not rows:
+        return None
+    table = [
+        Row(
+            row,
+            scenario=str(c.get("scenario") or "") or None,
+            provider=str(c.get("provider") or "") or None,
+            variant=str(c.get("variant") or "") or None,
+        )
+        for c, row in zip(checks, rows, strict=True)
+    ]
+    return data_table(table, list(rows[0]))
 
 
 def _revisions_table(revisions: Mapping[str, Any]) -> str:

@@ -255,7 +255,9 @@ def render_report(
                 "description": str(scenario.definition.get("description") or ""),
                 "measured": Markup(tables.measured_table(scenario)) if scenario.groups else None,  # noqa: S704
                 "variants": _markup(tables.variants_table(scenario)),
-                "ablation": _markup(tables.ablation_table(ablations.get(scenario.name, []))),
+                "ablation": _markup(
+                    tables.ablation_table(ablations.get(scenario.name, []), scenario.name)
+                ),
                 "pivot": _markup(check_tables.checks_pivot(mine, scenario)),
                 "gates": _markup(check_tables.gates_table(mine)),
                 "all_checks": _markup(check_tables.checks_table(mine, scenario)) if mine else None,

@@ -420,17 +420,19 @@ def _pair(metric: str, on: float | None, off: float | None) -> str:
     return f"{fmt_metric(metric, on)} → {fmt_metric(metric, off)}"
 
 
-def ablation_table(rows: Sequence[AblationRow]) -> str | None:
-    """The ranked ablation rows (:mod:`harness.analysis.ablation`), or None for none."""
+def ablation_table(rows: Sequence[AblationRow], scenario: str | None = None) -> str | None:
+    """The ranked ablation rows (:mod:`harness.analysis.ablation`), or None for none; each
+    row names its cell (provider, variant, concurrency) and carries it for the page's
+    filters."""
     if not rows:
         return None
-    several = len({(r.provider, r.concurrency) for r in rows}) > 1
-    table = [
+    cells = [
         {
             "rank": str(r.rank) if r.rank is not None else "",
             "fix switched off": r.fix,
+            "provider": r.provider,
             "variant": r.variant,
-            **({"provider, c": f"{r.provider}, c={r.concurrency}"} if several else {}),
+            "c": str(r.concurrency),
             "throughput gain of the fix (on / off)": _gain(r.throughput_ratio),
             "latency p50 off / on": fmt_ratio(r.latency_p50_ratio),
             "heap peak on → off": _pair("heap_peak_bytes", r.heap_peak_on, r.heap_peak_off),
@@ -441,7 +443,11 @@ def ablation_table(rows: Sequence[AblationRow]) -> str | None:
         }
         for r in rows
     ]
-    return html_table(table, list(table[0]))
+    table = [
+        Row(c, scenario=scenario, provider=r.provider, variant=r.variant)
+        for r, c in zip(rows, cells, strict=True)
+    ]
+    return data_table(table, list(cells[0]))
 
 
 def environment_table(env: Mapping[str, Any]) -> str:

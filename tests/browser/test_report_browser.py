@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -111,7 +112,7 @@ def _open(executable: str, path: Path, shot: Path) -> dict[str, Any]:
                 }"""
             )
             seen["svg_sizes"] = page.evaluate(
-                """() => [...document.querySelectorAll('svg')]
+                """() => [...document.querySelectorAll('svg:not([aria-hidden="true"])')]
                       .filter(s => !s.parentElement.closest('svg'))
                       .map(s => { const r = s.getBoundingClientRect();
                                   return [r.width, r.height]; })"""
@@ -143,9 +144,12 @@ def _assert_clean(path: Path, seen: dict[str, Any]) -> None:
     assert seen["errors"] == []
     assert seen["dialogs"] == []
     assert seen["images"]["ok"], seen["images"]
-    expected_svgs = path.read_text(encoding="utf-8").count("<svg")
+    # figures; decorative swatches (legend keys, aria-hidden) are not figures
+    text = path.read_text(encoding="utf-8")
+    expected_svgs = text.count("<svg") - len(re.findall(r"<svg[^>]*aria-hidden=\"true\"", text))
     assert len(seen["svg_sizes"]) == expected_svgs
-    assert all(w > 200 and h > 100 for w, h in seen["svg_sizes"]), seen["svg_sizes"]
+    # drawn, never collapsed (the claims' before/after bars are the smallest: 260x96)
+    assert all(w > 200 and h > 60 for w, h in seen["svg_sizes"]), seen["svg_sizes"]
     head, data = seen["headline"], seen["data"]["headline"]
     assert head["verdict"]
     if data["exit_code"] is not None:
@@ -169,12 +173,155 @@ def test_report_opens_offline_without_errors(
         sum(1 for c in gates if c["verdict"] == "regressed")
     )
     assert seen["headline"]["exit-code"] == str(nightly_report["comparison"]["exit_code"])
-    assert seen["headline"]["verdict"].startswith("Failed: 1 regression(s)")
+    assert seen["headline"]["verdict"].startswith("Failed: 1 regression: throughput of ")
     # the scenario named <script>alert(1)</script> stayed text (and no dialog opened)
     assert "<script>alert(1)</script>" in seen["scenario_names"]
     assert seen["data"]["run_id"] == nightly_report["results"]["run_id"]
     assert {c["claim"]: c["verdict"] for c in seen["data"]["claims"]}["memory_50mb"] == "met"
     assert shot.stat().st_size > 10_000
+
+
+@pytest.fixture(scope="module")
+def two_provider_report(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The nightly's shape with two scenarios measured on two providers each (kimi and
+    glm), compared, with history: the page a filter must cut down."""
+    specs = default_specs()[1:3]
+    results = make_results(specs=specs, repeats=4)
+    for scenario in results["scenarios"]:
+        for trial in list(scenario["trials"]):
+            other = json.loads(json.dumps(trial))
+            other["provider"] = "glm"
+            other["key"] = str(trial["key"]).replace("|kimi|", "|glm|")
+            scenario["trials"].append(other)
+        scenario["definition"]["providers"] = [{"kind": "kimi"}, {"kind": "glm"}]
+    run_dir = tmp_path_factory.mktemp("two-providers") / results["run_id"]
+    run_dir.mkdir()
+    return write_report(
+        run_dir,
+        results,
+        comparison=make_comparison(results),
+        history=make_history(nights=10, specs=specs),
+    )
+
+
+# the rows the filters act on, and which are shown: (provider, scenario, shown) per row
+_ROWS = """() => [...document.querySelectorAll('tr[data-provider]')]
+    .map(tr => [tr.dataset.provider, tr.dataset.scenario || '', tr.offsetParent !== null])"""
+
+
+def test_filters_change_what_is_shown_and_survive_a_reload(
+    chromium: str, two_provider_report: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    path = two_provider_report
+    errors: list[str] = []
+    assert path.stat().st_size < 5 * 1024 * 1024
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            blocked: list[str] = []
+            page.route(
+                "**/*",
+                lambda route: (
+                    route.continue_()
+                    if route.request.url.startswith(("file:", "data:"))
+                    else (blocked.append(route.request.url), route.abort())
+                ),
+            )
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(path.as_uri(), wait_until="load")
+            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+
+            # every data row of a scenario that ran on several providers names its provider
+            data = json.loads(page.inner_text("#report-data"))
+            several = {
+                s["name"]
+                for s in data["scenarios"]
+                if len({g["provider"] for g in s["groups"]}) > 1
+            }
+            assert several == {s["name"] for s in data["scenarios"]}
+            unnamed = page.evaluate(
+                """(names) => [...document.querySelectorAll('section.scenario')]
+                    .filter(s => names.includes(s.dataset.scenario))
+                    .flatMap(s => [...s.querySelectorAll('tbody tr')])
+                    .filter(tr => !tr.dataset.provider
+                                  && !['kimi', 'glm'].some(p => tr.textContent.includes(p)))
+                    .map(tr => tr.textContent.trim().slice(0, 80))""",
+                sorted(several),
+            )
+            assert unnamed == []
+
+            rows = page.evaluate(_ROWS)
+            assert {p for p, _, shown in rows if shown} == {"kimi", "glm"}
+            # untick glm: its rows go, kimi's stay, and the fragment says so
+            page.uncheck("#filters input[name='provider'][value='glm']")
+            rows = page.evaluate(_ROWS)
+            assert rows
+            assert all(shown == (p == "kimi") for p, _, shown in rows)
+            assert page.evaluate("location.hash") == "#only:provider=kimi"
+            # a reload keeps the choice
+            page.reload(wait_until="load")
+            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            assert not page.is_checked("#filters input[name='provider'][value='glm']")
+            assert all(shown == (p == "kimi") for p, _, shown in page.evaluate(_ROWS))
+            # a second axis: one scenario only hides the other's section and its rows
+            first, second = (s["name"] for s in data["scenarios"])
+            page.uncheck(f"#filters input[name='scenario'][value='{second}']")
+            assert page.evaluate("location.hash").startswith("#only:scenario=")
+            shown_sections = page.evaluate(
+                """() => [...document.querySelectorAll('section.scenario')]
+                    .filter(s => s.offsetParent !== null).map(s => s.dataset.scenario)"""
+            )
+            assert shown_sections == [first]
+            # an in-page link scrolls without dropping the choice
+            page.click(f"nav a[data-scenario='{first}']")
+            assert page.evaluate("location.hash").startswith("#only:")
+            page.reload(wait_until="load")
+            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            visible = {(p, sc) for p, sc, shown in page.evaluate(_ROWS) if shown}
+            assert visible
+            assert {p for p, _ in visible} == {"kimi"}
+            assert {sc for _, sc in visible} <= {first}
+            # show all: everything back, the fragment gone
+            page.click("#filters-reset")
+            assert all(shown for _, _, shown in page.evaluate(_ROWS))
+            assert page.evaluate("location.hash") == ""
+        finally:
+            browser.close()
+    assert errors == []
+    assert blocked == []
+    text = path.read_text(encoding="utf-8")
+    # one self-contained file: nothing loaded from elsewhere
+    assert not re.search(r"<(script|img|link|iframe)[^>]+(src|href)=\"(?!data:)", text)
+
+
+def test_the_first_screen_shows_the_regression_without_scrolling(
+    chromium: str, nightly_report: dict[str, Any]
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(nightly_report["path"].as_uri(), wait_until="load")
+            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            seen = page.evaluate(
+                """() => [...document.querySelectorAll('#regressions li')]
+                    .filter(li => li.offsetParent !== null)
+                    .map(li => { const r = li.getBoundingClientRect();
+                                 return [li.textContent.replace(/\\s+/g, ' ').trim(),
+                                         r.top >= 0 && r.bottom <= innerHeight]; })"""
+            )
+        finally:
+            browser.close()
+    assert seen
+    text, in_view = seen[0]
+    assert in_view, text
+    assert re.search(r"18% slower \(14-22%\) throughput of throughput-10-files", text)
 
 
 @pytest.mark.slow
