@@ -31,7 +31,7 @@ from harness.results import timing_trials
 from harness.results.contract import ScenarioDoc, is_base_trial
 
 __all__ = [
-    "ClaimFigure",
+    "ClaimCount",
     "ClaimRow",
     "ClaimVerdict",
     "claim_rows",
@@ -45,7 +45,7 @@ ClaimVerdict = Literal["met", "not met", "not measured"]
 
 
 @dataclass(frozen=True)
-class ClaimFigure:
+class ClaimCount:
     """A count shown beside a claim's deciding metric (:attr:`Claim.also`), per upload, for
     both sides (None where not measured): it explains the verdict, never decides it."""
 
@@ -76,7 +76,7 @@ class ClaimRow:
     how: str
     network: str = ""
     tls: str = ""
-    also: tuple[ClaimFigure, ...] = ()
+    also: tuple[ClaimCount, ...] = ()
 
 
 def _number(value: object) -> float | None:
@@ -239,7 +239,7 @@ def _measure(claim: Claim, scenario: ScenarioDoc, before: str, after: str) -> Cl
             a = _per_upload(a, scenario, k_after)
             how = f"{title} per upload, median of repeats ({where})"
     also = tuple(
-        ClaimFigure(
+        ClaimCount(
             m,
             _per_upload(_median(samples, k_before, m), scenario, k_before),
             _per_upload(_median(samples, k_after, m), scenario, k_after),

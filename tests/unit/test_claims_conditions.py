@@ -52,7 +52,7 @@ def _scenario(
     network_faults: list[dict[str, Any]] | None = None,
     name: str = "connection-overhead",
     key: str = "connection_overhead",
-) -> dict[str, Any]:
+) -> Any:
     definition: dict[str, Any] = {
         "name": name,
         "claim": key,
@@ -142,7 +142,7 @@ def test_conditions_come_from_the_recorded_definition(
     network: object, tls: str | None, expected: tuple[str, str]
 ) -> None:
     scenario = _scenario(network=network, tls=tls)
-    assert conditions(scenario) == expected  # type: ignore[arg-type]
+    assert conditions(scenario) == expected
     row = _row(claim_rows([scenario]), "connection_overhead")
     assert (row.network, row.tls) == expected
 
@@ -156,7 +156,7 @@ def test_every_preset_reads_with_its_round_trip() -> None:
 def test_network_faults_are_named_with_the_network() -> None:
     faults = [{"type": "latency", "ms": 10.0}, {"type": "latency", "ms": 5.0}]
     scenario = _scenario(network=None, network_faults=faults)
-    assert conditions(scenario)[0] == "loopback + network faults: latency"  # type: ignore[arg-type]
+    assert conditions(scenario)[0] == "loopback + network faults: latency"
 
 
 @pytest.mark.parametrize(
@@ -173,7 +173,7 @@ def test_bad_definitions_give_words_never_a_traceback(definition: dict[str, Any]
     assert network
     assert tls
     doc = {"name": "s", "definition": definition, "trials": []}
-    assert conditions(doc) == (network, tls)  # type: ignore[arg-type]
+    assert conditions(doc) == (network, tls)
 
 
 def test_a_claim_no_scenario_names_has_no_conditions() -> None:
@@ -206,3 +206,25 @@ def test_the_console_table_shows_measured_claims_with_their_conditions() -> None
     assert "connections/upload 2.00 → 0.27" in text
     assert "TLS handshakes/upload 2.00 → 0.27" in text
     assert "Latency per upload" not in text  # not measured: not shown
+
+
+def test_the_run_output_prints_the_claims_after_the_summary() -> None:
+    from harness.analysis.summary import summarize_run
+    from harness.compare import RunComparison
+    from harness.console import render_run
+
+    scenario = _scenario()
+    doc = {"scenarios": [scenario]}
+    console = Console(width=250, record=True, color_system=None)
+    comparison = RunComparison(run_id="r", against="none", checks=(), exit_code=0)
+    render_run(
+        console, summarize_run(doc), comparison, run_id="r", trials=9,
+        claims=claim_rows([scenario]),
+    )  # fmt: skip
+    text = console.export_text()
+    assert text.index("connection-overhead (baseline") < text.index("Claims of the investigation")
+    assert text.index("Claims of the investigation") < text.index("run r: 9 trials")
+    # without claims (a run whose scenarios name none) there is no table
+    console = Console(width=250, record=True, color_system=None)
+    render_run(console, summarize_run(doc), comparison, run_id="r", trials=9)
+    assert "Claims of the investigation" not in console.export_text()
