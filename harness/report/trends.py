@@ -65,8 +65,10 @@ def _rows(record: Mapping[str, Any]) -> Iterable[tuple[HistoryKey, float]]:
             int(group.get("concurrency") or 1),
         )
         for metric, samples in (group.get("samples") or {}).items():
+            if metric not in TREND_METRICS:
+                continue  # history keeps every metric; a trend shows six
             values = [float(v) for v in samples or () if is_number(v)]
-            if values and metric in TREND_METRICS:
+            if values:
                 yield (*cell, str(metric)), stats.median(values)
 
 

@@ -287,3 +287,22 @@ def test_stamps_that_do_not_parse_fall_back_to_night_order() -> None:
 
 def test_a_scenario_without_any_trend_metric_has_no_figures() -> None:
     assert trend_figures(NAME, ("kimi",), ("async",), {}, run_id="x") is None
+
+
+def test_lines_far_apart_share_a_log_axis(figures: TrendFigures) -> None:
+    charts = _charts(figures)
+    # sync uploads one file at a time, async four: throughputs 10x and more apart
+    assert "throughput (MiB/s, log scale)" in charts["throughput_bytes_per_s"]
+    ticks = re.findall(r'text-anchor="end" dy="3">([^<]+)</text>', charts["throughput_bytes_per_s"])
+    assert len(ticks) >= 2
+    assert all(re.fullmatch(r"[125]0*(\.0*[125])?|0\.0*[125]", t) for t in ticks), ticks
+
+
+def test_lines_close_together_keep_a_linear_axis_from_zero() -> None:
+    docs = [night(n) for n in range(5)]
+    series = history_series(_records(docs[:4]), docs[4])
+    only_async = {k: v for k, v in series.items() if k[2] == "async"}
+    found = trend_figures(NAME, ("kimi",), ("async",), only_async, run_id=docs[4]["run_id"])
+    svg = _charts(found)["throughput_bytes_per_s"]
+    assert "log scale" not in svg
+    assert re.findall(r'text-anchor="end" dy="3">([^<]+)</text>', svg)[0] == "0"
