@@ -253,10 +253,29 @@ def _measure(claim: Claim, scenario: ScenarioDoc, before: str, after: str) -> Cl
         )  # fmt: skip
     change, met = _decide(claim, b, a)
     verdict: ClaimVerdict = "met" if met else "not met"
+    how += _in_round_trips(scenario, metric, b, a)
     return ClaimRow(
         claim, name, provider, before, after, metric, b, a, change, verdict, how, network, tls,
         also,
     )  # fmt: skip
+
+
+def _in_round_trips(scenario: ScenarioDoc, metric: str, before: float, after: float) -> str:
+    """A per-upload latency's difference in the network's round trips (``; 205 ms saved per
+    upload = 4.1 RTT``): what a claim on connections saves, on its mechanism (a new
+    connection costs 1 RTT for TCP, one more for TLS 1.3, two more for TLS 1.2). Empty
+    without a network profile of more than 0 ms RTT, or for a metric that is no latency."""
+    definition = scenario.get("definition")
+    profile = definition.get("network") if isinstance(definition, Mapping) else None
+    rtt_ms = _number(profile.get("rtt_ms")) if isinstance(profile, Mapping) else None
+    if not rtt_ms or rtt_ms <= 0 or not metric.startswith("latency_"):
+        return ""
+    saved = before - after
+    word = "saved" if saved >= 0 else "lost"
+    return (
+        f"; {format_value('time', abs(saved))} {word} per upload = "
+        f"{abs(saved) * 1000 / rtt_ms:.1f} RTT of {rtt_ms:g} ms"
+    )
 
 
 def _per_upload(value: float | None, scenario: ScenarioDoc, key: GroupKey | None) -> float | None:

@@ -228,3 +228,14 @@ def test_the_run_output_prints_the_claims_after_the_summary() -> None:
     console = Console(width=250, record=True, color_system=None)
     render_run(console, summarize_run(doc), comparison, run_id="r", trials=9)
     assert "Claims of the investigation" not in console.export_text()
+
+
+def test_a_latency_claim_says_its_difference_in_round_trips_of_the_network() -> None:
+    row = _row(claim_rows([_scenario()]), "connection_overhead")
+    # (0.31 - 0.11) * 1.01 s at 50 ms RTT: two connections of 2 RTT each (TCP + TLS 1.3)
+    assert row.how.endswith("; 202 ms saved per upload = 4.0 RTT of 50 ms")
+    # loopback: no round trips to count in
+    loopback = _row(claim_rows([_scenario(network=None)]), "connection_overhead")
+    assert "RTT" not in loopback.how
+    lan = _row(claim_rows([_scenario(network="lan")]), "connection_overhead")
+    assert "RTT" not in lan.how
