@@ -676,6 +676,11 @@ def claim_figures(rows: Sequence[ClaimRow]) -> list[ClaimFigure]:
     return out
 
 
+def _fit(text: str, most: int) -> str:
+    """``text`` cut to ``most`` characters with an ellipsis (the full text is in a title)."""
+    return text if len(text) <= most else text[: most - 1] + "\u2026"
+
+
 def _claim_svg(row: ClaimRow) -> str:
     width, height, left, right = 260, 96, 78, 92
     before, after = float(row.before or 0.0), float(row.after or 0.0)
@@ -684,6 +689,8 @@ def _claim_svg(row: ClaimRow) -> str:
     span = top if top > 0 else 1.0
     length = width - left - right
     color = _VERDICT_COLOR.get(row.verdict, "#777")
+    drawn = target is not None and math.isfinite(target) and target >= 0
+    line_at = left + (target or 0.0) / span * length if drawn else None
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" {_FONT} font-size="9" '
@@ -700,16 +707,20 @@ def _claim_svg(row: ClaimRow) -> str:
         top_y = 34 + index * 26
         bar = max(0.0, value / span * length)
         text = _claim_value(row, value)
+        # a label that would sit on the target line goes just right of it
+        at = left + bar + 3
+        if line_at is not None and at - 6 <= line_at <= at + 8:
+            at = line_at + 3
         out.append(
             f'<text x="{left - 4}" y="{top_y + 8}" text-anchor="end">{_e(side)}</text>'
             f'<text x="{left - 4}" y="{top_y + 17}" text-anchor="end" fill="#666">'
-            f"{_e(variant)}</text>"
+            f"{_e(_fit(variant, 15))}</text>"
             f'<rect class="claim-bar" x="{left}" y="{top_y}" width="{_n(bar)}" height="18" '
             f'fill="{fill}"><title>{_e(f"{side} ({variant}): {text}")}</title></rect>'
-            f'<text class="bar-label" x="{_n(left + bar + 3)}" y="{top_y + 13}">{_e(text)}</text>'
+            f'<text class="bar-label" x="{_n(at)}" y="{top_y + 13}">{_e(text)}</text>'
         )
-    if target is not None and math.isfinite(target) and target >= 0:
-        tx = left + target / span * length
+    if target is not None and line_at is not None:
+        tx = line_at
         out.append(
             f'<line x1="{_n(tx)}" x2="{_n(tx)}" y1="31" y2="{height - 8}" stroke="#333" '
             f'stroke-dasharray="3,2"><title>{_e(row.claim.target_text)}: after at most '
