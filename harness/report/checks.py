@@ -146,16 +146,20 @@ def _pivot_cell(check: Mapping[str, Any], scenario: ScenarioData | None) -> Cell
     metric, verdict = str(check.get("metric", "")), str(check.get("verdict", ""))
     ratio, low, high = check.get("ratio"), check.get("ci_low"), check.get("ci_high")
     if _difference(check):
-        text = _difference_text(check) if ratio is not None else NA
+        full = _difference_text(check) if ratio is not None else NA
+        short = _difference_text(check, ci=False) if ratio is not None else NA
     else:
-        text = fmt_relative(metric, ratio, low, high)
+        full = fmt_relative(metric, ratio, low, high)
+        short = fmt_relative(metric, ratio)
     note = verdict + (" (gates)" if check.get("gating") else "")
     advice = decide_text(check, scenario)
     return Cell(
-        text,
+        # an unchanged cell needs no interval to read: its CI lies inside the minimum
+        # effect (the hover text has it)
+        short if verdict == "unchanged" else full,
         cls=f"verdict {VERDICT_CLASSES.get(verdict, 'neutral')}",
         note=f"{note}: {advice}" if advice else note,
-        title=str(check.get("reason") or ""),
+        title=f"{full}: {check.get('reason') or verdict}",
     )
 
 

@@ -52,7 +52,8 @@ __all__ = ["REPORT_DATA_VERSION", "render_report", "report_data"]
 
 # Version of the JSON in <script id="report-data">; bump when its shape changes.
 # 3: "paired" (head against base of a base-and-head run) and headline "paired".
-REPORT_DATA_VERSION = 3
+# 4: "changes" (the first screen's regressions and improvements: size, since when).
+REPORT_DATA_VERSION = 4
 
 # The medians of every cell in the embedded JSON: every metric timing trials carry.
 _SUMMARY_METRICS = tuple(m.name for m in METRIC_TABLE if m.source == "trial")
@@ -122,9 +123,11 @@ def report_data(
     warnings: Sequence[str],
     checks: Sequence[Mapping[str, Any]] = (),
     paired: Mapping[str, Any] | None = None,
+    changes: Sequence[Change] = (),
 ) -> dict[str, Any]:
     """The machine-readable summary embedded in the page; ``paired`` is the comparison's
-    ``paired`` part (None for a run without revisions)."""
+    ``paired`` part (None for a run without revisions), ``changes`` the first screen's
+    regressions and improvements."""
     paired_checks = paired_checks_of({"paired": paired})
     return {
         "report_data_version": REPORT_DATA_VERSION,
@@ -176,6 +179,21 @@ def report_data(
             for s in scenarios
         ],
         "warnings": list(warnings),
+        "changes": [
+            {
+                "direction": c.direction,
+                "kind": c.kind,
+                "scenario": c.scenario,
+                "provider": c.provider,
+                "variant": c.variant,
+                "concurrency": c.concurrency,
+                "metric": c.metric,
+                "size": c.size,
+                "since": c.since,
+                "gating": c.gating,
+            }
+            for c in changes
+        ],
         # every field of every check, kinds and fields this page does not know included
         "checks": [dict(c) for c in checks],
         # head against base: the revisions, the verdict line and every paired check
@@ -335,7 +353,16 @@ def render_report(
         environment=Markup(tables.environment_table(env)) if env else None,  # noqa: S704
         packages=_markup(tables.packages_table(env)),
         data=_script_json(
-            report_data(results, scenarios, claims, head, warnings, checks, paired_part)
+            report_data(
+                results,
+                scenarios,
+                claims,
+                head,
+                warnings,
+                checks,
+                paired_part,
+                (*regressions, *improvements),
+            )
         ),
         ready_script=Markup(_READY_SCRIPT),  # noqa: S704 - a constant of this module
         ready_hash=_READY_HASH,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,14 @@ def test_the_first_screen_names_the_regression_its_size_and_commits(
     assert "commits c0ffee06..c0ffee07 (run-06 → this run)" in throughput[0]
     assert 'data-scenario="s" data-provider="kimi" data-variant="async"' in gating
     assert 'id="nothing-changed"' not in head
+    # and for machines, in the embedded JSON
+    data = json.loads(page.split('<script id="report-data" type="application/json">')[1]
+                      .split("</script>")[0])  # fmt: skip
+    changes = [c for c in data["changes"] if c["metric"] == "throughput_bytes_per_s"]
+    assert {(c["provider"], c["direction"], c["gating"]) for c in changes} >= {
+        ("kimi", "regression", True)
+    }
+    assert all(c["since"].startswith("commits c0ffee06..c0ffee07") for c in changes)
 
 
 @pytest.mark.filterwarnings("ignore::scipy.stats.DegenerateDataWarning")
