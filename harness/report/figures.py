@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
+from itertools import pairwise
 from typing import Any
 
 from markupsafe import Markup
@@ -82,6 +83,8 @@ _AXIS_UNITS: dict[MetricKind, tuple[str, float]] = {
 
 # a trend chart's size (px) and plot margins
 _W, _H = 330, 170
+# a line draws a dot per night up to this many nights (beyond, the line alone)
+_DOTS_UP_TO = 40
 _LEFT, _RIGHT, _TOP, _BOTTOM = 44, 10, 22, 26
 _FONT = 'font-family="sans-serif"'
 
@@ -431,14 +434,21 @@ def _legend(lines: Sequence[_Line], *, several: bool) -> str:
     return " ".join(out)
 
 
-def _point_title(line: _Line, point: HistoryPoint, metric: str, tonight: bool) -> str:
-    moment = _when(point.started_at)
-    when = f"{moment:%Y-%m-%d %H:%M} UTC" if moment else point.started_at or "no date"
-    head = "this run" if tonight else "night"
-    return (
-        f"{line.key[1]} / {line.key[2]} / c={line.key[3]}: {fmt_metric(metric, point.value)}\n"
-        f"{head} {point.run_id}, {when}, commit {_short(point.commit)}"
-    )
+def _night_title(
+    run_id: str, lines: Sequence[_Line], metric: str, tonight: bool, bands: Sequence[str]
+) -> str:
+    """One night's hover text: when it ran, its commit and run, then each line's value
+    that night (and, for this run, each line's noise band)."""
+    points = [(line, p) for line in lines for p in line.points if p.run_id == run_id]
+    first = points[0][1]
+    moment = _when(first.started_at)
+    when = f"{moment:%Y-%m-%d %H:%M} UTC" if moment else first.started_at or "no date"
+    head = f"{when}, commit {_short(first.commit)}, {'this run' if tonight else 'run'} {run_id}"
+    rows = [
+        f"{_cell(line.key, several=True)} / c={line.key[3]}: {fmt_metric(metric, p.value)}"
+        for line, p in points
+    ]
+    return "\n".join([head, *rows, *(bands if tonight else ())])
 
 
 def _trend_svg(
@@ -472,6 +482,8 @@ def _trend_svg(
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="{_W}" '
         f'height="{_H}" role="img" aria-label="{_e(title)} night by night" {_FONT} '
         'font-size="9">',
+        # the night under the pointer shaded (the page's CSP allows inline styles)
+        "<style>.nights rect:hover{fill-opacity:.07}</style>",
         f'<text x="{_LEFT}" y="13" font-size="11" font-weight="bold">'
         f"{_e(title)}{_e(_unit_text(unit, log=y.log))}</text>",
     ]
@@ -505,7 +517,9 @@ def _trend_svg(
             f"<title>{_e(_band_title(line, metric, median, effect, check))}</title></rect>"
         )
     for line in lines:
-        out.append(_line_svg(line, metric, x, y, scale, run_id))
+        out.append(_line_svg(line, x, y, scale, run_id))
+    band_text = [_band_title(line, metric, m, e, c) for line, m, e, c in bands]
+    out.append(_nights_svg(lines, metric, x, run_id, band_text))
     for line in lines:
         for step in steps.get(line.key, ()):
             out.append(_step_svg(step, line, x))
@@ -534,24 +548,45 @@ def _unit_text(unit: str, *, log: bool) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def _line_svg(
-    line: _Line, metric: str, x: _XAxis, y: _YAxis, scale: float, run_id: str | None
-) -> str:
+def _line_svg(line: _Line, x: _XAxis, y: _YAxis, scale: float, run_id: str | None) -> str:
+    """A line's nights as a polyline; a dot per night when there are few (40 or fewer),
+    and this run's point always, larger and black-edged."""
     pts = [(x(x.at[p.run_id]), y(p.value * scale), p) for p in line.points]
     dash = f' stroke-dasharray="{line.dash}"' if line.dash else ""
     path = " ".join(f"{_n(px)},{_n(py)}" for px, py, _ in pts)
-    radius = "1.6" if len(pts) > 40 else "2.2"
     out = [
         f'<g class="trend-line" data-trend-provider="{_e(line.key[1])}" '
         f'data-trend-variant="{_e(line.key[2])}" fill="{line.color}">'
         f'<polyline points="{path}" fill="none" stroke="{line.color}" stroke-width="1.2"{dash}/>'
     ]
+    few = len(pts) <= _DOTS_UP_TO
     for px, py, point in pts:
-        tonight = point.run_id == run_id
-        extra = ' r="3.2" stroke="#000" stroke-width="0.6"' if tonight else f' r="{radius}"'
+        if point.run_id == run_id:
+            out.append(
+                f'<circle cx="{_n(px)}" cy="{_n(py)}" r="3.2" stroke="#000" stroke-width="0.6"/>'
+            )
+        elif few:
+            out.append(f'<circle cx="{_n(px)}" cy="{_n(py)}" r="2"/>')
+    out.append("</g>")
+    return "".join(out)
+
+
+def _nights_svg(
+    lines: Sequence[_Line], metric: str, x: _XAxis, run_id: str | None, bands: Sequence[str]
+) -> str:
+    """A transparent column per night, from halfway to the night before to halfway to the
+    night after, whose title is the night (:func:`_night_title`): hovering anywhere above a
+    night names its date, commit, run and every line's value."""
+    nights = sorted({p.run_id for line in lines for p in line.points}, key=lambda r: x.at[r])
+    at = [x(x.at[r]) for r in nights]
+    edges = [_LEFT] + [(a + b) / 2 for a, b in pairwise(at)] + [_W - _RIGHT]
+    out = ['<g class="nights" fill="#000" fill-opacity="0">']
+    for index, run in enumerate(nights):
+        left, right = edges[index], edges[index + 1]
+        title = _night_title(run, lines, metric, run == run_id, bands)
         out.append(
-            f'<circle cx="{_n(px)}" cy="{_n(py)}"{extra}>'
-            f"<title>{_e(_point_title(line, point, metric, tonight))}</title></circle>"
+            f'<rect x="{_n(left)}" y="{_TOP}" width="{_n(max(0.5, right - left))}" '
+            f'height="{_H - _TOP - _BOTTOM}"><title>{_e(title)}</title></rect>'
         )
     out.append("</g>")
     return "".join(out)

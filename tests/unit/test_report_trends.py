@@ -120,15 +120,30 @@ def test_nights_are_placed_by_date(figures: TrendFigures) -> None:
     assert first_line == sorted(first_line)
 
 
-def test_every_point_names_its_commit_date_and_run(figures: TrendFigures) -> None:
+def test_every_night_names_its_commit_date_run_and_values_on_hover(
+    figures: TrendFigures,
+) -> None:
     svg = _charts(figures)["latency_p50_s"]
-    titles = re.findall(r"<circle[^>]*><title>([^<]*)</title>", svg)
-    assert len(titles) == 2 * 3 * (NIGHTS + 1)  # two providers, three variants, every night
+    nights = re.findall(r'<g class="nights"[^>]*>(.*?)</g>', svg, re.S)
+    assert len(nights) == 1
+    titles = re.findall(r"<rect [^>]*><title>([^<]*)</title></rect>", nights[0], re.S)
+    assert len(titles) == NIGHTS + 1  # every night of history and this run
     for number in (0, 17, NIGHTS - 1):
-        assert any(f"commit {commit_of(number)[:7]}" in t for t in titles), number
-        assert any(f"night night{number:03d}, " in t for t in titles), number
-    assert any(t.startswith("glm / async / c=4: ") for t in titles)
-    assert any(f"this run night{NIGHTS:03d}, 2026-10-13 02:00 UTC" in t for t in titles)
+        head, *values = titles[number].split("\n")
+        assert head == f"{2026}-{9 + number // 28:02d}-{1 + number % 28:02d} 02:00 UTC, " + (
+            f"commit {commit_of(number)[:7]}, run night{number:03d}"
+        )
+        # each provider's and variant's value that night
+        assert [v.split(":")[0] for v in values] == [
+            f"{p} / {v} / c=4" for p in ("kimi", "glm") for v in ("sync", "naive-async", "async")
+        ]
+    tonight = titles[-1]
+    assert tonight.startswith(f"2026-10-13 02:00 UTC, commit {commit_of(NIGHTS)[:7]}, this run")
+    # this run's title also gives each line's noise band, as the history check drew it
+    assert "glm / async / c=4: noise band of the history check, median " in tonight
+    # a night's column spans from halfway to its neighbours: the columns tile the plot
+    xs = [float(x) for x in re.findall(r'<rect x="([\d.]+)"', nights[0])]
+    assert xs == sorted(xs)
 
 
 def test_every_provider_is_drawn_in_each_chart(figures: TrendFigures) -> None:
@@ -282,7 +297,7 @@ def test_stamps_that_do_not_parse_fall_back_to_night_order() -> None:
     svg = _charts(found)["throughput_bytes_per_s"]
     assert "night (oldest left)" in svg
     assert "no date" not in svg  # the stamp as recorded stands in the title
-    assert "night night001, night 1, commit 0001bee" in svg
+    assert "night 1, commit 0001bee, run night001" in svg
 
 
 def test_a_scenario_without_any_trend_metric_has_no_figures() -> None:
