@@ -127,7 +127,9 @@ def fmt_relative(metric: str, ratio: object, ci_low: object = None, ci_high: obj
     if not is_number(ratio) or ratio <= 0:
         return NA
     row = METRICS.get(metric)
-    smaller, larger = _CHANGE_WORDS.get(row.kind if row else "number", ("lower", "higher"))
+    # CPU seconds are an amount spent, not a speed
+    kind = "bytes" if metric.startswith("cpu_") else row.kind if row else "number"
+    smaller, larger = _CHANGE_WORDS.get(kind, ("lower", "higher"))
     r = float(ratio)
 
     def word(x: float) -> str:

@@ -312,6 +312,15 @@ def verdict_sentence(
         if len(gating) == 1 and not head.rules_failed:
             c = gating[0]
             return f"{text}: {c.title} of {c.where} {c.size}, {c.since}."
+        if gating and not head.rules_failed:
+            cells = {c.where for c in gating}
+            scenarios = {c.scenario for c in gating}
+            since = {c.since for c in gating}
+            where = f" in {len(cells)} cells" if len(cells) > 1 else f" of {gating[0].where}"
+            if len(cells) > 1 and len(scenarios) == 1:
+                where += f" of {gating[0].scenario}"
+            when = f", {since.pop()}" if len(since) == 1 else ""
+            return f"{text}{where}{when} (listed below)."
         if len(head.rules_failed) == 1 and not gating:
             f = head.rules_failed[0]
             return f"{text}: {f.rule or f.metric or f.kind} at {f.where}."

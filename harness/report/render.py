@@ -332,8 +332,8 @@ def render_report(
         regressions=[_change_view(c) for c in regressions],
         improvements=[_change_view(c) for c in improvements],
         changes=[
-            ("regressions", "Regressions", [_change_view(c) for c in regressions], "bad"),
-            ("improvements", "Improvements", [_change_view(c) for c in improvements], "good"),
+            ("regressions", "Regressions", _change_groups(regressions), "bad"),
+            ("improvements", "Improvements", _change_groups(improvements), "good"),
         ],
         advice=advice,
         filters=_filters(scenarios),
@@ -377,6 +377,19 @@ def _change_view(change: Change) -> dict[str, Any]:
         row_attributes(change.scenario or None, change.provider or None, change.variant or None)
     )
     return view
+
+
+def _change_groups(changes: Sequence[Change]) -> list[dict[str, Any]]:
+    """The first screen's lines: one per cell and comparison (where, since when, gating
+    or not), its changes in their order (largest first), so a cell whose throughput and
+    latencies all moved reads as one line with one commit range."""
+    groups: dict[tuple[str, str, bool, str], dict[str, Any]] = {}
+    for change in changes:
+        key = (change.where, change.since, change.gating, change.kind)
+        group = groups.setdefault(key, {**_change_view(change), "parts": [], "count": 0})
+        group["parts"].append({"title": change.title, "size": change.size})
+        group["count"] += 1
+    return list(groups.values())
 
 
 def _filters(scenarios: Sequence[ScenarioData]) -> list[tuple[str, list[str]]]:
