@@ -57,17 +57,22 @@ def entry_fingerprint(entry: Mapping[str, Any]) -> str | None:
 def _rows(record: Mapping[str, Any]) -> Iterable[tuple[HistoryKey, float]]:
     """(key, median of the night's repeats) of one history record (``history_version`` 1)."""
     name = str(record.get("scenario", ""))
-    for group in record.get("groups") or ():
+    groups = record.get("groups")
+    for group in groups if isinstance(groups, list | tuple) else ():
+        concurrency = group.get("concurrency", 1) if isinstance(group, Mapping) else None
+        samples_by_metric = group.get("samples") if isinstance(group, Mapping) else None
+        if not (is_number(concurrency) and isinstance(samples_by_metric, Mapping)):
+            continue  # not a history group: nothing to plot, never a traceback
         cell = (
             name,
             str(group.get("provider", "")),
             str(group.get("variant", "")),
-            int(group.get("concurrency") or 1),
+            int(concurrency) or 1,
         )
-        for metric, samples in (group.get("samples") or {}).items():
-            if metric not in TREND_METRICS:
+        for metric, samples in samples_by_metric.items():
+            if metric not in TREND_METRICS or not isinstance(samples, list | tuple):
                 continue  # history keeps every metric; a trend shows six
-            values = [float(v) for v in samples or () if is_number(v)]
+            values = [float(v) for v in samples if is_number(v)]
             if values:
                 # statistics.median is stats.median's value (the mean of the two middle
                 # values for an even count) without numpy's per-call cost: 100 nights of
@@ -79,7 +84,7 @@ def history_series(
     history: Sequence[Mapping[str, Any]] | None, results: Mapping[str, Any] | None = None
 ) -> dict[HistoryKey, list[HistoryPoint]]:
     """Per key, the nights in order (oldest first), with this run appended last."""
-    records: list[Mapping[str, Any]] = list(history or ())
+    records = [r for r in history or () if isinstance(r, Mapping)]
     records.sort(key=lambda e: (str(e.get("started_at", "")), str(e.get("run_id", ""))))
     if results is not None and results.get("scenarios"):
         run_id = results.get("run_id")

@@ -321,3 +321,29 @@ def test_lines_close_together_keep_a_linear_axis_from_zero() -> None:
     svg = _charts(found)["throughput_bytes_per_s"]
     assert "log scale" not in svg
     assert re.findall(r'text-anchor="end" dy="3">([^<]+)</text>', svg)[0] == "0"
+
+
+def test_history_records_that_are_not_history_draw_nothing_and_raise_nothing() -> None:
+    docs = [night(n) for n in range(3)]
+    good = _records(docs[:2])
+    bad: list[Any] = [
+        "not a record",
+        {"scenario": NAME, "run_id": "x1", "groups": "nope"},
+        {"scenario": NAME, "run_id": "x2", "groups": [None, {"concurrency": "four"}]},
+        {"scenario": NAME, "run_id": "x3", "groups": [{"concurrency": 4, "samples": []}]},
+        {
+            "scenario": NAME,
+            "run_id": "x4",
+            "started_at": None,
+            "groups": [{"concurrency": 4, "samples": {"latency_p50_s": "0.1"}}],
+        },
+    ]
+    series = history_series([*good, *bad], docs[2])
+    assert {p.run_id for points in series.values() for p in points} == {
+        "night000",
+        "night001",
+        "night002",
+    }
+    found = trend_figures(NAME, ("kimi",), ("sync", "async"), series, run_id="night002")
+    assert found is not None
+    assert found.charts
