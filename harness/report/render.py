@@ -41,6 +41,7 @@ from harness.report.paired import (
     paired_verdict_line,
 )
 from harness.report.plots import Plotter
+from harness.report.pooling import pooling_section
 from harness.report.steps import open_steps_table, trend_steps
 from harness.report.tables import row_attributes
 from harness.report.trends import history_series
@@ -344,6 +345,8 @@ def render_report(
         claim_figures=claims_view(claims),
         memory_vs_size=_markup(plotter.memory_vs_size(scenarios)),
         memory_slopes=_memory_slopes(scenarios),
+        # the pooling gain over RTT and TLS (issue 16); None: the page leaves it out
+        pooling=pooling_section(head_docs, plotter),
         sections=sections,
         micro=_markup(micro_table(micro_rows(micro, micro_previous))) if micro else None,
         warnings=warnings,
