@@ -333,7 +333,8 @@ def verdict_sentence(
                 f"No regression: every gating check holds; {n} improvement"
                 f"{'' if n == 1 else 's'} (below)."
             )
-        return "Nothing changed: every gating check holds, no regression and no improvement."
+        checked = head.unchanged + head.inconclusive + head.passed
+        return f"Nothing changed: every gating check holds ({checked} checks)."
     if code == 3:
         return (
             f"Nothing regressed that we can tell, but {head.inconclusive} gating check"
