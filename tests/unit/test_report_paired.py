@@ -369,3 +369,23 @@ def test_the_verdict_line_is_the_job_summarys(dropped: dict[str, Any]) -> None:
     as_json = dropped["dict"]["paired"]["checks"]
     assert paired_verdict_line(as_json) == paired_headline(checks)
     assert paired_verdict_line([]) == "no gating check: no base and head pairs"
+
+
+def test_the_first_screen_names_the_paired_regression_and_both_revisions(
+    dropped_page: str,
+) -> None:
+    head = dropped_page.split('<section id="headline"')[1].split("</section>")[0]
+    (line,) = rows_between(head, 'id="regressions"', "</ul>")
+    assert line.startswith("s / kimi / async / c=4: throughput 3")
+    assert "% slower (" in line
+    assert line.endswith("base main @ 1a2b3c4d → head feature/pool @ 9f8e7d6c, dirty")
+    verdict = ids_of(dropped_page)["verdict"]
+    assert verdict.startswith("Failed: 1 regression: throughput of s / kimi / async / c=4 3")
+    assert verdict.endswith("base main @ 1a2b3c4d → head feature/pool @ 9f8e7d6c, dirty.")
+
+
+def rows_between(markup: str, start: str, end: str) -> list[str]:
+    """The text of each <li> between ``start`` and ``end``, whitespace collapsed."""
+    part = markup.split(start)[1].split(end)[0]
+    items = part.split("<li")[1:]
+    return [" ".join(html.unescape(re.sub(r"<[^>]+>", "", "<li" + i)).split()) for i in items]
