@@ -3,11 +3,12 @@ per upload, on its mechanism.
 
 Pure: scenarios of a results document in, :class:`PoolingGain` rows out (the report draws
 them as a curve, the console may print them). A scenario measures the pooling gain when it
-runs over a network profile (``network``, through the fault proxy) and ran the reference
-both pooled and with ``pooling=off`` and nothing else changed (``async`` against
-``async[pooling=off]``; any other pair of reference specs that differ in ``pooling`` only
-counts too). Variants are known by their specs (:func:`harness.analysis.ablation.variant_specs`),
-RTT and TLS by the scenario's definition (``network.rtt_ms``, ``tls``), never by its name.
+runs over a network profile (``network``, through the fault proxy; no ``[[network_faults]]``
+stacked on it) and ran the reference both pooled and with ``pooling=off`` and nothing else
+changed (``async`` against ``async[pooling=off]``; any other pair of reference specs that
+differ in ``pooling`` only counts too). Variants are known by their specs
+(:func:`harness.analysis.ablation.variant_specs`), RTT and TLS by the scenario's definition
+(``network.rtt_ms``, ``tls``), never by its name.
 
 Per (scenario, provider, concurrency), each side's figure is the median over its timing
 trials of ``latency_p50_s`` (:func:`harness.analysis.cells.cell_samples`, the cells compare
@@ -156,7 +157,12 @@ def pooling_pairs(scenario: ScenarioDoc) -> list[tuple[str, str]]:
 
 
 def _rtt_ms(definition: Mapping[str, Any]) -> float | None:
-    """The network profile's RTT (ms); None without a profile (plain loopback, no proxy)."""
+    """The network profile's RTT (ms); None without a profile (plain loopback, no proxy) or
+    with ``[[network_faults]]`` too: they stack on the profile's link (a latency fault adds
+    to its RTT, a reset or a bandwidth limit changes what a connection costs), so the
+    profile's RTT would no longer be the one the connections paid."""
+    if definition.get("network_faults"):
+        return None
     network = definition.get("network")
     if not isinstance(network, Mapping):
         return None

@@ -175,6 +175,12 @@ def test_only_scenarios_over_a_network_profile_with_both_variants_count() -> Non
     only_async = pooling_scenario("only", rtt_ms=50.0, specs={"async": "async", "sync": "sync"})
     assert pooling_gains([only_async]) == []
     assert pooling_gains([]) == []
+    # a latency fault stacked on the profile: the connections paid more than its RTT
+    stacked = pooling_scenario("stacked", rtt_ms=50.0)
+    stacked["definition"]["network_faults"] = [{"type": "latency", "ms": 10.0}]
+    assert pooling_gains([stacked]) == []
+    stacked["definition"]["network_faults"] = []
+    assert len(pooling_gains([stacked])) == 1
 
 
 def test_warmups_failures_and_profiled_trials_stay_out() -> None:
