@@ -47,17 +47,22 @@ def trend_steps(
     series: Mapping[HistoryKey, Sequence[HistoryPoint]], results: Mapping[str, Any]
 ) -> dict[HistoryKey, list[Step]]:
     """The steps of every trend series (history with this run last), in their states as of
-    this run; only the nights comparable with this run enter a series."""
+    this run; only the nights comparable with this run enter a series.
+
+    A step confirmed by this very night is ``open`` here, not ``new``: the page marks and
+    lists both alike (a gating one is the comparison's ``step`` check), and telling them
+    apart would run the detector a second time over every series with a confirmed step."""
     fingerprint = entry_fingerprint(results)
     hashes = {
         str(s.get("name", "")): str(s["hash"]) if s.get("hash") else None
         for s in results.get("scenarios") or ()
     }
-    run_id = results.get("run_id")
     out: dict[HistoryKey, list[Step]] = {}
     for key, points in sorted(series.items()):
         mine = _comparable(points, fingerprint, hashes.get(key[0]))
-        steps = series_steps(mine, key[4], tonight=None if run_id is None else str(run_id))
+        if len({p.value for p in mine}) < 2:
+            continue  # the same value every night: no step
+        steps = series_steps(mine, key[4])
         if steps:
             out[key] = steps
     return out
