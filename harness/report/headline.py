@@ -54,6 +54,16 @@ class FailedCheck:
     verdict: str
     reason: str
 
+    @property
+    def detail(self) -> str:
+        """The reason without the rule it starts with (a threshold's reason repeats it)."""
+        prefix = f"{self.rule}: "
+        return (
+            self.reason[len(prefix) :]
+            if self.rule and self.reason.startswith(prefix)
+            else self.reason
+        )
+
 
 @dataclass(frozen=True)
 class Headline:
@@ -293,6 +303,16 @@ def what_changed(
     return ordered(out["regressed"]), ordered(out["improved"])
 
 
+# How the verdict counts failed rules, by check kind ("" : any other kind).
+_RULE_WORDS = (
+    ("threshold", "threshold failed", "thresholds failed"),
+    ("integrity", "variant lost data", "variants lost data"),
+    ("trigger", "rollback trigger fired", "rollback triggers fired"),
+    ("", "other gating check failed", "other gating checks failed"),
+)
+_NAMED_RULES = tuple(kind for kind, _, _ in _RULE_WORDS if kind)
+
+
 def verdict_sentence(
     head: Headline, regressions: Sequence[Change], improvements: Sequence[Change]
 ) -> str:
@@ -303,11 +323,16 @@ def verdict_sentence(
     if code is None:
         return head.text
     if code == 1:
-        n_reg, n_rules = len(gating) or head.regressions, len(head.rules_failed)
-        parts = [
-            *([f"{n_reg} regression{'' if n_reg == 1 else 's'}"] if n_reg else []),
-            *([f"{n_rules} rule{' failed' if n_rules == 1 else 's failed'}"] if n_rules else []),
-        ]
+        n_reg = len(gating) or head.regressions
+        parts = [f"{n_reg} regression{'' if n_reg == 1 else 's'}"] if n_reg else []
+        for kind, one, many in _RULE_WORDS:
+            n = sum(
+                1
+                for f in head.rules_failed
+                if (f.kind == kind if kind else f.kind not in _NAMED_RULES)
+            )
+            if n:
+                parts.append(f"{n} {one if n == 1 else many}")
         text = "Failed: " + " and ".join(parts) if parts else head.text
         if len(gating) == 1 and not head.rules_failed:
             c = gating[0]

@@ -236,3 +236,22 @@ def test_filter_attributes_are_escaped() -> None:
     page = render_report(doc)
     assert "<script>alert(1)" not in page
     assert 'data-provider="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in page
+
+
+def test_a_failed_threshold_is_named_once_with_what_was_measured() -> None:
+    scenario = make_scenario("s", seed=1, repeats=3, thresholds=("async/sync.throughput > 5x",))
+    doc = make_doc("run-01", [scenario])
+    comparison = compare_run(doc).to_dict()
+    page = render_report(doc, comparison=comparison)
+    head = _headline(page)
+    verdict = _text(head.split('id="verdict">')[1].split("</h2>")[0])
+    rule = "async/sync.throughput_bytes_per_s > 5x"
+    assert verdict == f"Failed: 1 threshold failed: {rule} at s / kimi / async / c=4."
+    (line,) = [
+        _text(li) for li in head.split('id="rules-failed"')[1].split("</ul>")[0].split("<li")[1:]
+    ]
+    # the rule once, then what was measured (the check's reason without the rule again)
+    assert line.count(rule) == 1
+    assert re.search(
+        r": medians [\d.]+ MiB/s / [\d.]+ MiB/s \(n=3/3\) = 0\.9\d+x \(fails > 5x\)$", line
+    )
