@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from harness.analysis.pooling import (
     HANDSHAKE_RTTS,
+    LAN_CEILING_S,
     TOLERANCE,
     PoolingFit,
     PoolingGain,
@@ -123,20 +124,38 @@ def _rtt(value: float) -> str:
     return f"{value:g} ms"
 
 
+def _expected(row: PoolingGain) -> str:
+    """The issue's expectation, short: ``< 5 ms`` at 0 ms, ``2 ± 25%`` round trips per
+    connection above it."""
+    if row.rtt_ms <= 0:
+        return f"< {fmt_metric(_TIME, LAN_CEILING_S)}"
+    expected = row.expected_rtt_per_connection
+    return NA if expected is None else f"{expected} ± {TOLERANCE:.0%}"
+
+
 def pooling_table(rows: Sequence[PoolingGain]) -> str | None:
-    """The curve's numbers: per point both p50s, their difference with its interval, the
-    connections each unpooled upload opened, round trips per connection and the issue's
-    expectation with its verdict (met / not met / not measured). None without rows."""
+    """The curve's numbers, compact enough to sit beside it: per point both p50s, their
+    difference with its 95 % interval, the connections each unpooled upload opened, round
+    trips per connection and the issue's expectation with its verdict (met / not met /
+    not measured), and the scenario. None without rows."""
     if not rows:
         return None
     several = _several(rows)
     table = []
     for r in rows:
-        cell = {"provider": r.provider, "c": str(r.concurrency)} if several else {}
+        cell = (
+            {
+                "provider": r.provider,
+                "c": str(r.concurrency),
+                "variants": f"{r.pooled} / {r.unpooled}",
+            }
+            if several
+            else {}
+        )
         interval = (
-            f"{fmt_metric(_TIME, r.ci_low_s)} – {fmt_metric(_TIME, r.ci_high_s)}"
+            f" ({fmt_metric(_TIME, r.ci_low_s)} – {fmt_metric(_TIME, r.ci_high_s)})"
             if r.ci_low_s is not None and r.ci_high_s is not None
-            else NA
+            else ""
         )
         per_connection = f"{r.rtt_per_connection:.2f}" if r.rtt_per_connection is not None else NA
         table.append(
@@ -144,31 +163,27 @@ def pooling_table(rows: Sequence[PoolingGain]) -> str | None:
                 "TLS": _tls_label(r.tls),
                 "RTT": _rtt(r.rtt_ms),
                 **cell,
-                "pooled p50": f"{fmt_metric(_TIME, r.pooled_p50_s)} ({r.pooled})",
-                "unpooled p50": f"{fmt_metric(_TIME, r.unpooled_p50_s)} ({r.unpooled})",
-                "difference": fmt_metric(_TIME, r.difference_s),
-                "95% CI": interval,
-                "connections per upload": fmt_count(r.connections_per_upload),
-                "RTT per connection": per_connection,
-                "expected": r.expectation,
+                "pooled p50": fmt_metric(_TIME, r.pooled_p50_s),
+                "unpooled p50": fmt_metric(_TIME, r.unpooled_p50_s),
+                "difference (95% CI)": fmt_metric(_TIME, r.difference_s) + interval,
+                "conn. per upload": fmt_count(r.connections_per_upload),
+                "RTT per conn.": per_connection,
+                "expected": _expected(r),
                 "verdict": _verdict(r.meets),
-                "samples": f"{r.samples_pooled} / {r.samples_unpooled}",
                 "scenario": r.scenario,
             }
         )
     columns = [
         "TLS",
         "RTT",
-        *(["provider", "c"] if several else []),
+        *(["provider", "c", "variants"] if several else []),
         "pooled p50",
         "unpooled p50",
-        "difference",
-        "95% CI",
-        "connections per upload",
-        "RTT per connection",
+        "difference (95% CI)",
+        "conn. per upload",
+        "RTT per conn.",
         "expected",
         "verdict",
-        "samples",
         "scenario",
     ]
     return html_table(table, columns)
