@@ -345,7 +345,7 @@ def verdict_sentence(
             if len(cells) > 1 and len(scenarios) == 1:
                 where += f" of {gating[0].scenario}"
             when = f", {since.pop()}" if len(since) == 1 else ""
-            return f"{text}{where}{when} (listed below)."
+            return f"{text}{where}{when}."
         if len(head.rules_failed) == 1 and not gating:
             f = head.rules_failed[0]
             return f"{text}: {f.rule or f.metric or f.kind} at {f.where}."
