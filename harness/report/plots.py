@@ -308,6 +308,7 @@ class Plotter:
         order += sorted({v for by in peaks.values() for v in by} - set(order))
         colors = self._colors(order)
         styles = ["-", "--", ":", "-."]
+        ends: list[tuple[float, float, Fit, str]] = []  # each fitted line's right end
         with matplotlib.rc_context(_RC):
             fig, (ax,) = self._figure(height=3.0)
             for index, provider in enumerate(sorted(peaks)):
@@ -339,17 +340,20 @@ class Plotter:
                     )
                     if fit is not None:
                         xs = np.array([min(fit.sizes), max(fit.sizes)], dtype=float)
+                        ys = (fit.intercept + fit.slope * xs) / _MIB
                         ax.plot(
                             xs / _MIB,
-                            (fit.intercept + fit.slope * xs) / _MIB,
+                            ys,
                             color=color,
                             linewidth=1.2,
                             linestyle=styles[index % len(styles)],
                         )
+                        ends.append((float(ys[-1]), float(xs[-1] / _MIB), fit, color))
             ax.set_xlabel("file size (MiB)")
             ax.set_ylabel("{} ({})".format(*_axis("heap_peak_bytes")[:2]))
             ax.set_xlim(left=0)
             ax.set_ylim(bottom=0)
+            _slope_labels(ax, ends)
             ax.legend(fontsize=7, loc="upper left")
             return self._svg(fig)
 
@@ -365,3 +369,28 @@ def _slope_text(fit: Fit | None) -> str:
     )
     # "+ 0.0" turns a rounded -0.0 into 0.0
     return f"slope {round(fit.slope, 2) + 0.0:.2f} B/B{quality}"
+
+
+def _slope_labels(ax: Axes, ends: Sequence[tuple[float, float, Fit, str]]) -> None:
+    """Each fitted line's slope written at its right end (``1.04 B/B``), nudged apart where
+    lines end together (sync and naive-async both hold the file whole)."""
+    if not ends:
+        return
+    right = max(x for _, x, _, _ in ends)
+    ax.set_xlim(0, right * 1.2 if right > 0 else 1)
+    low, high = ax.get_ylim()
+    gap = (high - low) * 0.07
+    placed: list[tuple[float, float, float, Fit, str]] = []
+    for y, x, fit, color in sorted(ends, key=lambda e: e[0]):
+        placed.append((max([y, *(p[0] + gap for p in placed)]), y, x, fit, color))
+    if placed[-1][0] + gap > high:
+        ax.set_ylim(low, placed[-1][0] + gap)  # room for the highest label
+    for at, y, x, fit, color in placed:
+        ax.annotate(
+            f"{round(fit.slope, 2) + 0.0:.2f} B/B",
+            (x, y),
+            xytext=(x + right * 0.02, at),
+            fontsize=7,
+            color=color,
+            va="center",
+        )

@@ -94,7 +94,10 @@ def test_memory_against_size_draws_each_variants_fitted_slope() -> None:
     fits = memory_slope_by_variant(trials)
     assert set(fits) == {"sync", "naive-async", "async"}
     for variant, fit in fits.items():
-        assert f"{variant}: slope {round(fit.slope, 2) + 0.0:.2f} B/B, r\u00b2 " in svg
+        slope = f"{round(fit.slope, 2) + 0.0:.2f} B/B"
+        assert f"{variant}: slope {slope}, r\u00b2 " in svg
+        # and again at the right end of the variant's fitted line
+        assert re.search(rf">\s*{re.escape(slope)}\s*</text>", svg), variant
     # sync holds the file (about 1 B of heap per B), async streams it (about 0)
     assert re.search(r"sync: slope 1\.0\d B/B", svg)
     assert re.search(r"async: slope 0\.0\d B/B", svg)
