@@ -239,3 +239,29 @@ def test_a_latency_claim_says_its_difference_in_round_trips_of_the_network() -> 
     assert "RTT" not in loopback.how
     lan = _row(claim_rows([_scenario(network="lan")]), "connection_overhead")
     assert "RTT" not in lan.how
+
+
+def test_every_nightly_claim_runs_both_sides_of_its_claim() -> None:
+    # a nightly scenario that names a claim but not the variants it compares would leave
+    # the row "not measured" every night, silently
+    from pathlib import Path
+
+    from harness.scenario import load_scenario
+
+    nightly = Path(__file__).resolve().parents[2] / "scenarios" / "nightly"
+    named = {}
+    for path in sorted(nightly.glob("*.toml")):
+        scenario = load_scenario(path)
+        key = scenario.definition.get("claim")
+        if key is None:
+            continue
+        named[key] = scenario
+        specs = {scenario.spec_of(v) for v in scenario.variants}
+        assert {claim(key).before or "sync", "async"} <= specs, path.name
+    assert set(named) == {c.key for c in CLAIMS}
+    # the connection and latency rows on their mechanism: over TLS 1.3 at 50 ms RTT
+    for key in ("connection_overhead", "latency_per_upload"):
+        assert conditions({"definition": named[key].definition}) == (
+            "regional (50 ms RTT)",
+            "TLS 1.3",
+        )
