@@ -213,8 +213,12 @@ class _XAxis:
 
     def ticks(self) -> list[tuple[float, str]]:
         if not self.dated:
-            return [(v, f"{v:.0f}") for v in MaxNLocator(4, integer=True).tick_values(0, self.hi)]
-        moments, daily = _date_ticks(self.lo, self.hi)
+            found = MaxNLocator(4, integer=True).tick_values(0, self.hi)
+            return [(float(v), f"{v:.0f}") for v in found if self.lo <= v <= self.hi]
+        try:
+            moments, daily = _date_ticks(self.lo, self.hi)
+        except (ValueError, OverflowError):  # a stamp near year 1 or 9999: no date ticks
+            return []
         out = []
         for index, moment in enumerate(moments):
             if daily:
@@ -442,7 +446,9 @@ def _night_title(
     points = [(line, p) for line in lines for p in line.points if p.run_id == run_id]
     first = points[0][1]
     moment = _when(first.started_at)
-    when = f"{moment:%Y-%m-%d %H:%M} UTC" if moment else first.started_at or "no date"
+    when = (
+        f"{moment.year:04d}-{moment:%m-%d %H:%M} UTC" if moment else first.started_at or "no date"
+    )
     head = f"{when}, commit {_short(first.commit)}, {'this run' if tonight else 'run'} {run_id}"
     rows = [
         f"{_cell(line.key, several=True)} / c={line.key[3]}: {fmt_metric(metric, p.value)}"

@@ -347,3 +347,15 @@ def test_history_records_that_are_not_history_draw_nothing_and_raise_nothing() -
     found = trend_figures(NAME, ("kimi",), ("sync", "async"), series, run_id="night002")
     assert found is not None
     assert found.charts
+
+
+def test_stamps_at_the_ends_of_the_calendar_draw_without_date_ticks() -> None:
+    docs = [
+        night(0, started_at="0001-01-01T00:00:00Z"),
+        night(1, started_at="9999-12-31T00:00:00Z"),
+        night(2, started_at="9999-12-31T23:59:00Z"),
+    ]
+    series = history_series(_records(docs[:2]), docs[2])
+    found = trend_figures(NAME, ("kimi",), ("async",), series, run_id=docs[2]["run_id"])
+    svg = _charts(found)["throughput_bytes_per_s"]
+    assert "0001-01-01 00:00 UTC, commit 0000bee" in svg
