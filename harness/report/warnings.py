@@ -15,9 +15,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup
+
 from harness.analysis import stats
 from harness.compare import Policy
 from harness.metrics import DEFAULT_GATING_METRICS, METRICS
+from harness.report.tables import Row, data_table
 from harness.report.trends import entry_fingerprint
 from harness.report.view import Group, ScenarioData
 
@@ -25,6 +28,7 @@ __all__ = [
     "MIN_REPEATS_FOR_SIGNIFICANCE",
     "NOISE_CV_LIMIT",
     "Advice",
+    "Need",
     "repeats_needed",
     "report_advice",
     "report_warnings",
@@ -38,17 +42,39 @@ NOISE_CV_LIMIT = 0.10
 MIN_REPEATS_FOR_SIGNIFICANCE = next(
     n for n in range(2, 1000) if stats.min_p_value(n, n) < Policy().alpha
 )
-_SHOWN = 8  # cells named in one line before "and N more"
+_SHOWN = 4  # cells named in one line before "and N more" (every one: in its table)
 
 
 @dataclass(frozen=True)
 class Advice:
     """One thing to do, and why: ``action`` is the imperative (``Add repeats``), ``text``
-    the whole line, ``cells`` the cells it is about (shown in full when folded open)."""
+    the whole line, ``cells`` the cells it is about and ``table`` the same as a table,
+    one row per cell (shown when folded open)."""
 
     action: str
     text: str
     cells: tuple[str, ...] = ()
+    table: Markup | None = None  # every cell, a row each (escaped by data_table)
+
+
+def _row(scenario: str, group: Group, cells: Mapping[str, str]) -> Row:
+    """A row of an advice's table: the cell it is about, then ``cells``."""
+    return Row(
+        {
+            "scenario": scenario,
+            "provider": group.provider,
+            "variant": group.variant,
+            "c": str(group.concurrency),
+            **cells,
+        },
+        scenario=scenario,
+        provider=group.provider,
+        variant=group.variant,
+    )
+
+
+def _table(rows: Sequence[Row], columns: Sequence[str]) -> Markup:
+    return Markup(data_table(rows, ["scenario", "provider", "variant", "c", *columns]))  # noqa: S704 - data_table escapes every cell
 
 
 def _listed(items: Sequence[str]) -> str:
@@ -56,21 +82,32 @@ def _listed(items: Sequence[str]) -> str:
     return ", ".join(items[:_SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
-def repeats_needed(group: Group) -> tuple[int | None, float] | None:
+@dataclass(frozen=True)
+class Need:
+    """The repeats a side a cell needs to decide its most demanding gating metric at that
+    metric's minimum effect; ``n`` None: more than any practical number (100)."""
+
+    n: int | None
+    metric: str
+    effect: float
+
+    @property
+    def sort_key(self) -> float:
+        return math.inf if self.n is None else self.n
+
+
+def repeats_needed(group: Group) -> Need | None:
     """Repeats a side with which this cell can decide every gating metric at its minimum
-    effect (:func:`~harness.analysis.stats.repeats_to_decide` from the cell's noise), and
-    that effect; None when the cell has no gating metric. ``(None, effect)``: more than
-    any practical number."""
-    worst: tuple[int | None, float] | None = None
+    effect (:func:`~harness.analysis.stats.repeats_to_decide` from the cell's noise): the
+    most demanding metric's; None when the cell has no gating metric."""
+    worst: Need | None = None
     for metric in DEFAULT_GATING_METRICS:
         if not group.values(metric):
             continue
         effect = METRICS[metric].min_effect
-        n = stats.repeats_to_decide(group.cv(metric), effect)
-        if worst is None or n is None or (worst[0] is not None and n > worst[0]):
-            worst = (n, effect)
-        if n is None:
-            break
+        need = Need(stats.repeats_to_decide(group.cv(metric), effect), metric, effect)
+        if worst is None or need.sort_key > worst.sort_key:
+            worst = need
     return worst
 
 
@@ -146,30 +183,46 @@ def report_advice(
                     f"({current}): their trends are not comparable.",
                 )
             )
-    noisy: list[str] = []
-    needs: list[tuple[float, str]] = []
+    noisy: list[tuple[float, str, Row]] = []
+    needs: list[tuple[float, str, Row]] = []
     for scenario in scenarios:
         for group in scenario.groups:
             cell = f"{scenario.name} / {group.qualified_label}"
+
             cv = group.cv("wall_s")
             if cv is not None and cv > NOISE_CV_LIMIT:
-                noisy.append(f"{cell} ({cv * 100:.0f}%)")
+                noisy.append(
+                    (
+                        cv,
+                        f"{cell} ({cv * 100:.0f}%)",
+                        _row(scenario.name, group, {"wall time CV": f"{cv * 100:.0f}%"}),
+                    )
+                )
             need = repeats_needed(group)
             have = len(group.trials)
-            if need is None or (need[0] is not None and need[0] <= have):
+            if need is None or (need.n is not None and need.n <= have):
                 continue
-            n, effect = need
-            many = f"{n}" if n is not None else "more than 100"
+            many = f"{need.n}" if need.n is not None else "more than 100"
+            title = METRICS[need.metric].title
             needs.append(
                 (
-                    math.inf if n is None else n,
-                    f"{cell} needs {many} to decide {effect:.0%} (has {have})",
+                    need.sort_key,
+                    f"{cell} needs {many} to decide {need.effect:.0%} (has {have})",
+                    _row(
+                        scenario.name,
+                        group,
+                        {
+                            "repeats": str(have),
+                            "needed a side": many,
+                            "to decide": f"{title} ±{need.effect:.0%}",
+                        },
+                    ),
                 )
             )
     if needs:
         needs.sort(key=lambda item: (-item[0], item[1]))
-        cells = tuple(text for _, text in needs)
-        low = min(n for n, _ in needs)
+        cells = tuple(text for _, text, _ in needs)
+        low = min(n for n, _, _ in needs)
         out.append(
             Advice(
                 "Add repeats",
@@ -177,16 +230,19 @@ def report_advice(
                 f"their gating metrics at their noise (each needs {low:.0f} or more a side): "
                 f"{_listed(cells)}.",
                 cells,
+                _table([r for _, _, r in needs], ["repeats", "needed a side", "to decide"]),
             )
         )
     if noisy:
+        noisy.sort(key=lambda item: (-item[0], item[1]))
         out.append(
             Advice(
                 "Quiet the machine",
                 f"Quiet the machine or add repeats: wall time varies by more than "
                 f"{NOISE_CV_LIMIT:.0%} (coefficient of variation) across repeats in "
-                f"{_listed(noisy)}.",
-                tuple(noisy),
+                f"{_listed([text for _, text, _ in noisy])}.",
+                tuple(text for _, text, _ in noisy),
+                _table([r for _, _, r in noisy], ["wall time CV"]),
             )
         )
     return out

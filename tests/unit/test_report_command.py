@@ -126,20 +126,23 @@ def test_a_baseline_run_from_another_machine_is_refused_or_warned(
 def test_warnings_name_the_provider_of_each_group() -> None:
     # Three providers ran "async c=4": a warning must say which one it means.
     from harness.report.view import scenarios_of
-    from harness.report.warnings import report_warnings
+    from harness.report.warnings import report_advice
     from tests.factories.results import make_results as make_verdict_results
     from tests.factories.results import make_scenario
 
     scenario = make_scenario("smoke", seed=1, providers=("kimi", "glm", "supabase"), repeats=2)
     doc = make_verdict_results("run-01", [scenario])
 
-    warnings = report_warnings(doc, scenarios_of(doc), history=None, comparison=None)
+    advice = report_advice(doc, scenarios_of(doc), history=None, comparison=None)
 
-    few = [w for w in warnings if w.startswith("Add repeats")]
-    assert len(few) == 1
+    (few,) = [a for a in advice if a.action == "Add repeats"]
+    assert few.text.startswith("Add repeats: 6 cells cannot decide")
     for provider in ("kimi", "glm", "supabase"):
-        assert re.search(
-            rf"smoke / {provider} / async c=4 needs \d+ to decide \d+% \(has 2\)", few[0]
+        needs = rf"smoke / {provider} / async c=4 needs \d+ to decide \d+% \(has 2\)"
+        assert any(re.fullmatch(needs, cell) for cell in few.cells), few.cells
+        # and in the folded table, a row per cell with its provider
+        assert f'data-scenario="smoke" data-provider="{provider}" data-variant="async"' in (
+            few.table or ""
         )
 
 
