@@ -255,3 +255,32 @@ def test_a_failed_threshold_is_named_once_with_what_was_measured() -> None:
     assert re.search(
         r": medians [\d.]+ MiB/s / [\d.]+ MiB/s \(n=3/3\) = 0\.9\d+x \(fails > 5x\)$", line
     )
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"ratio": "fast", "ci_low": None, "ci_high": "x"},
+        {"ratio": -1.0, "min_effect": -3, "n_baseline": "many", "concurrency": "four"},
+        {"baseline": None, "metric": "no_such_metric", "ratio": 0.5},
+        {"baseline": "history (2 runs: a..b)", "ratio": float("nan"), "gating": "yes"},
+    ],
+)
+def test_odd_checks_render_as_text_never_a_traceback(odd: dict[str, Any]) -> None:
+    doc = make_doc("run-01", [make_scenario("s", seed=1, repeats=3)])
+    check = {
+        "scenario": "s",
+        "provider": "kimi",
+        "variant": "async",
+        "concurrency": 4,
+        "metric": "throughput_bytes_per_s",
+        "kind": "history",
+        "baseline": "history (5 runs: a..e)",
+        "verdict": "regressed",
+        "gating": True,
+        **odd,
+    }
+    comparison = {"exit_code": 1, "checks": [check], "against": "history"}
+    page = render_report(doc, comparison=comparison, history=[{"run_id": "e"}])
+    assert 'id="verdict"' in page
+    assert 'id="regressions"' in page
