@@ -788,15 +788,26 @@ def trends_view(found: TrendFigures | None) -> dict[str, Any] | None:
     }
 
 
-def claims_view(rows: Sequence[ClaimRow]) -> list[dict[str, Any]]:
-    """The claims' bar charts for the template, each with the cell it was measured in."""
-    return [
-        {
-            "claim": f.claim,
-            "scenario": f.scenario,
-            "provider": f.provider,
-            "verdict": f.verdict,
-            "svg": Markup(f.svg),  # noqa: S704 - escaped in _claim_svg
-        }
-        for f in claim_figures(rows)
-    ]
+def claims_view(rows: Sequence[ClaimRow]) -> dict[str, Any]:
+    """The claims' bar charts for the template, each with the cell it was measured in, and
+    one line naming the claims left without bars (None when every claim has them)."""
+    figures = claim_figures(rows)
+    drawn = {f.claim for f in figures}
+    missing = [r.claim.title for r in rows if r.claim.key not in drawn]
+    return {
+        "figures": [
+            {
+                "claim": f.claim,
+                "scenario": f.scenario,
+                "provider": f.provider,
+                "verdict": f.verdict,
+                "svg": Markup(f.svg),  # noqa: S704 - escaped in _claim_svg
+            }
+            for f in figures
+        ],
+        "not_drawn": (
+            f"No bars for {', '.join(missing)}: not measured in this run (see the table)."
+            if missing
+            else None
+        ),
+    }

@@ -112,3 +112,13 @@ def test_memory_against_size_with_one_size_says_there_is_no_slope() -> None:
     svg = Plotter().memory_vs_size(scenarios_of(results))
     assert svg is not None
     assert "sync: no slope (one file size)" in svg
+
+
+def test_claims_without_bars_are_named_in_one_line() -> None:
+    page = render_report(make_results(specs=default_specs()[:2], repeats=3))
+    claims = page.split('<section id="claims">')[1].split("</section>")[0]
+    # three of the five claims have no scenario in this run
+    note = re.search(r"No bars for ([^:]+): not measured in this run", claims)
+    assert note is not None
+    assert "Latency per upload" in note.group(1)
+    assert "Memory for a 50 MB file" not in note.group(1)
