@@ -277,7 +277,7 @@ def test_filters_change_what_is_shown_and_survive_a_reload(
             )
             assert shown_sections == [first]
             # an in-page link scrolls without dropping the choice
-            page.click(f"nav a[data-scenario='{first}']")
+            page.click(f"nav [data-scenario='{first}'] a")
             assert page.evaluate("location.hash").startswith("#only:")
             page.reload(wait_until="load")
             page.wait_for_selector("body[data-ready='1']", timeout=30_000)
