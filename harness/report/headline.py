@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from harness.compare.model import Check
 from harness.compare.paired import revision_text
 from harness.metrics import METRICS
 from harness.report.format import fmt_change, fmt_relative, is_number
@@ -26,7 +27,10 @@ __all__ = [
     "Change",
     "FailedCheck",
     "Headline",
+    "check_size",
+    "check_where",
     "headline",
+    "undecided",
     "verdict_sentence",
     "what_changed",
 ]
@@ -252,6 +256,16 @@ def _size(check: Mapping[str, Any]) -> tuple[str, float]:
     return str(check.get("reason") or ""), 0.0
 
 
+def check_where(check: Mapping[str, Any]) -> str:
+    """``scenario / provider / variant / c=N`` of a check."""
+    return _where(check)
+
+
+def check_size(check: Mapping[str, Any]) -> str:
+    """A check's change in the metric's words with its CI (``28% slower (24-30%)``)."""
+    return _size(check)[0]
+
+
 def what_changed(
     comparison: Mapping[str, Any] | None,
     history: Sequence[Mapping[str, Any]] | None = None,
@@ -362,8 +376,28 @@ def verdict_sentence(
         return f"Nothing changed: every gating check holds ({checked} checks)."
     if code == 3:
         return (
-            f"Nothing regressed that we can tell, but {head.inconclusive} gating check"
-            f"{' cannot' if head.inconclusive == 1 else 's cannot'} decide yet: "
-            "see what to do below."
+            f"Inconclusive: nothing regressed that we can tell, but {head.inconclusive} gating "
+            f"check{' cannot' if head.inconclusive == 1 else 's cannot'} decide yet (below: "
+            "what would decide them)."
         )
     return head.text
+
+
+_CHECK_FIELDS = tuple(f.name for f in fields(Check))
+
+
+def undecided(comparison: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    """The gating checks that keep the exit code at 3: inconclusive in a way that could
+    hide a regression, by :attr:`harness.compare.model.Check.undecided` (the gate's own
+    rule); a check this version cannot read back counts as undecided when inconclusive."""
+    out = []
+    for c in (comparison or {}).get("checks") or ():
+        if not isinstance(c, Mapping) or not c.get("gating") or c.get("verdict") != "inconclusive":
+            continue
+        try:
+            if not Check(**{name: c[name] for name in _CHECK_FIELDS}).undecided:
+                continue
+        except (KeyError, TypeError, ValueError):
+            pass
+        out.append(c)
+    return out

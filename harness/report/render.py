@@ -27,12 +27,21 @@ from harness.analysis.changepoints import CONFIRM
 from harness.analysis.claims import ClaimRow, claim_rows
 from harness.analysis.memory import memory_slope_by_variant
 from harness.analysis.summary import sample_time
-from harness.metrics import METRIC_TABLE
+from harness.metrics import METRIC_TABLE, METRICS
 from harness.report import checks as check_tables
 from harness.report import tables
 from harness.report.figures import claims_view, trend_figures, trends_view
 from harness.report.format import fmt_metric
-from harness.report.headline import Change, Headline, headline, verdict_sentence, what_changed
+from harness.report.headline import (
+    Change,
+    Headline,
+    check_size,
+    check_where,
+    headline,
+    undecided,
+    verdict_sentence,
+    what_changed,
+)
 from harness.report.micro import micro_rows, micro_table
 from harness.report.paired import (
     PairedSection,
@@ -243,6 +252,10 @@ def render_report(
     )
     warnings = [a.text for a in advice]
     regressions, improvements = what_changed(comparison, history, results)
+    by_name = {s.name: s for s in scenarios}
+    open_checks = [
+        _undecided_view(c, by_name.get(str(c.get("scenario")))) for c in undecided(comparison)
+    ]
     checks = list((comparison or {}).get("checks") or ())
     series = history_series(history, results) if history else {}
     # change points of the plotted series (the detector, pure): markers and pending steps
@@ -337,6 +350,7 @@ def render_report(
             ("improvements", "Improvements", _change_groups(improvements), "good"),
         ],
         advice=advice,
+        undecided=open_checks,
         filters=_filters(scenarios),
         paired=_paired_view(paired),
         other_checks=_markup(check_tables.checks_table(elsewhere)) if elsewhere else None,
@@ -380,6 +394,27 @@ def _change_view(change: Change) -> dict[str, Any]:
         row_attributes(change.scenario or None, change.provider or None, change.variant or None)
     )
     return view
+
+
+def _undecided_view(check: Mapping[str, Any], scenario: ScenarioData | None) -> dict[str, Any]:
+    """An undecided gating check for the first screen: where, what, the change so far and
+    what would decide it (:func:`harness.report.checks.decide_text`)."""
+    metric = str(check.get("metric") or "")
+    row = METRICS.get(metric)
+    return {
+        "where": check_where(check),
+        "title": row.title if row is not None else ("every metric" if metric == "*" else metric),
+        "size": check_size(check) if check.get("ratio") is not None else "",
+        "against": str(check.get("baseline") or ""),
+        "decide": check_tables.decide_text(check, scenario) or str(check.get("reason") or ""),
+        "attrs": Markup(  # noqa: S704 - row_attributes escapes every value
+            row_attributes(
+                str(check.get("scenario") or "") or None,
+                str(check.get("provider") or "") or None,
+                str(check.get("variant") or "") or None,
+            )
+        ),
+    }
 
 
 def _change_groups(changes: Sequence[Change]) -> list[dict[str, Any]]:

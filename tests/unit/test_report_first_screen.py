@@ -196,6 +196,20 @@ def test_inconclusive_cells_say_how_many_repeats_would_decide() -> None:
     page = render_report(nights[1], comparison=comparison)
     pivot = page.split("<h3>What changed, cell by cell</h3>")[1].split("<h3>")[0]
     assert re.search(r"inconclusive \(gates\): \d+ repeats a side decide ±5%", pivot)
+    # exit 3: the first screen lists the undecided gating checks and what would decide each
+    assert comparison["exit_code"] == 3
+    head = _headline(page)
+    assert _text(head.split('id="verdict">')[1].split("</h2>")[0]).startswith("Inconclusive: ")
+    undecided = [
+        _text(li) for li in head.split('id="undecided"')[1].split("</ul>")[0].split("<li")[1:]
+    ]
+    gating_undecided = [
+        c for c in comparison["checks"] if c["gating"] and c["verdict"] == "inconclusive"
+    ]
+    assert 0 < len(undecided) <= len(gating_undecided)
+    assert all(
+        re.search(r"\d+ repeats a side (should )?decide ±\d+%|over 100", u) for u in undecided
+    )
     advice = page.split('id="warnings"')[1].split("</section>")[0]
     assert "<details>" in advice  # folded
     assert re.search(
