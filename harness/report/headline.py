@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from harness.analysis.paired import scale_of
 from harness.compare.model import Check
 from harness.compare.paired import revision_text
 from harness.metrics import METRICS
@@ -240,8 +241,8 @@ def _size(check: Mapping[str, Any]) -> tuple[str, float]:
     metric = str(check.get("metric", ""))
     ratio, low, high = check.get("ratio"), check.get("ci_low"), check.get("ci_high")
     row = METRICS.get(metric)
-    if check.get("kind") == "paired" and row is not None and row.kind in ("fraction", "count"):
-        # the gate stores 1 + difference on the difference scale
+    if check.get("kind") == "paired" and row is not None and scale_of(row) == "difference":
+        # the gate stores 1 + difference on the difference scale (as checks.py reads it)
         def minus_one(x: object) -> float | None:
             return float(x) - 1.0 if is_number(x) else None
 
