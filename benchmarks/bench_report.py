@@ -7,11 +7,17 @@ its comparison comes from the real :func:`harness.compare.compare_run` against h
 records written by the real :mod:`harness.history`. Exit 1 when a budget is exceeded.
 
     .venv/bin/python benchmarks/bench_report.py [--nights 100] [--repeats 9] [--rounds 3]
+        [--providers kimi,glm,supabase]
+
+``--providers`` measures every cell on each provider named (the shipped nightly runs three):
+the trials and history groups are copied per provider, so the page has that many rows,
+lines and points per cell.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import statistics
 import sys
@@ -31,19 +37,45 @@ BUDGET_S = 5.0
 BUDGET_BYTES = 5 * 1024 * 1024
 
 
+def _per_provider(doc: dict, providers: list[str]) -> dict:  # type: ignore[type-arg]
+    """``doc`` (a results document or a history record) with every trial or group copied
+    for each provider after the first."""
+    out = copy.deepcopy(doc)
+    if "scenarios" in out:
+        for scenario in out["scenarios"]:
+            trials = scenario["trials"]
+            scenario["trials"] = [
+                {
+                    **copy.deepcopy(t),
+                    "provider": p,
+                    "key": str(t["key"]).replace("|kimi|", f"|{p}|"),
+                }
+                for p in providers
+                for t in trials
+            ]
+            scenario["definition"]["providers"] = [{"kind": p} for p in providers]
+    else:
+        out["groups"] = [
+            {**copy.deepcopy(g), "provider": p} for p in providers for g in out["groups"]
+        ]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nights", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--providers", default="kimi", help="comma-separated (default kimi)")
     args = parser.parse_args(argv)
+    providers = [p for p in args.providers.split(",") if p]
 
-    results = make_results(repeats=args.repeats)
+    results = _per_provider(make_results(repeats=args.repeats), providers)
     with tempfile.TemporaryDirectory() as tmp:
         reports = Path(tmp)
         # history files laid out as harness.history writes them, loaded as `report` does
         root = history_root(reports)
-        for record in make_history(nights=args.nights):
+        for record in (_per_provider(r, providers) for r in make_history(nights=args.nights)):
             folder = root / str(record["scenario_hash"])
             folder.mkdir(parents=True, exist_ok=True)
             (folder / f"{record['run_id']}.json").write_text(json.dumps(record))
@@ -67,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     size = len(page.encode("utf-8"))
     worst = max(times)
     print(
-        f"render_report: {len(results['scenarios'])} scenarios, {args.repeats} repeats, "
+        f"render_report: {len(results['scenarios'])} scenarios, {len(providers)} provider(s), "
+        f"{args.repeats} repeats, "
         f"{len({h['run_id'] for h in history})} nights of history, "
         f"{len(comparison['checks'])} checks"
     )
