@@ -22,11 +22,19 @@ from rich.progress import (
 from rich.table import Table
 
 from harness.analysis.claims import ClaimRow
+from harness.analysis.pooling import PoolingGain, pooling_fits
 from harness.analysis.summary import SampleTime, ScenarioSummary, SummaryRow
 from harness.compare import RunComparison
 from harness.metrics import MISSING, metric
 
-__all__ = ["ProgressBar", "claims_console_table", "console_for", "render_run", "render_summary"]
+__all__ = [
+    "ProgressBar",
+    "claims_console_table",
+    "console_for",
+    "pooling_console_table",
+    "render_run",
+    "render_summary",
+]
 
 
 def console_for(*, stderr: bool) -> Console:
@@ -243,6 +251,40 @@ def claims_console_table(rows: Sequence[ClaimRow]) -> Table | None:
     return table
 
 
+def pooling_console_table(rows: Sequence[PoolingGain]) -> Table | None:
+    """The pooling gain over RTT and TLS (rows of
+    :func:`harness.analysis.pooling.pooling_gains`); None when the run has no such point."""
+    if not rows:
+        return None
+    table = Table(title="Pooling gain (per-upload p50, unpooled - pooled)", title_justify="left")
+    for header in ("TLS", "RTT", "pooled", "unpooled", "difference", "RTT/conn", "expected",
+                   "verdict"):  # fmt: skip
+        left = header in ("TLS", "expected", "verdict")
+        table.add_column(header, justify="left" if left else "right")
+    p50 = metric("latency_p50_s")
+    for r in rows:
+        if r.meets is None:
+            verdict = "[yellow]not measured[/]" if r.difference_s is None else "no expectation"
+        else:
+            verdict = "[green]met[/]" if r.meets else "[red]not met[/]"
+        table.add_row(
+            "plain" if r.tls == "off" else f"TLS {r.tls}",
+            f"{r.rtt_ms:g} ms",
+            p50.format(r.pooled_p50_s),
+            p50.format(r.unpooled_p50_s),
+            p50.format(r.difference_s),
+            MISSING if r.rtt_per_connection is None else f"{r.rtt_per_connection:.2f}",
+            escape(r.expectation),
+            verdict,
+        )
+    for f in pooling_fits(rows):
+        table.caption = (table.caption or "") + (
+            f"{'plain' if f.tls == 'off' else 'TLS ' + f.tls}: {f.rtt_per_connection:.2f} RTT "
+            f"per connection (slope), {p50.format(f.fixed_cost_s)} fixed per upload; "
+        )
+    return table
+
+
 def render_run(
     console: Console,
     summaries: Sequence[ScenarioSummary],
@@ -253,16 +295,18 @@ def render_run(
     shard: tuple[int, int] | None = None,
     sample: SampleTime | None = None,
     claims: Sequence[ClaimRow] = (),
+    pooling: Sequence[PoolingGain] = (),
 ) -> None:
     """``uploadbench run``'s results: the summary tables, compare's own lines (the gating
     headline, each gating check that is not plainly fine, the notes), the sample
     efficiency (``sample``: how much of the run's time measured uploads), the claims the
-    run measured (``claims``: :func:`harness.analysis.claims.claim_rows`) and the exit
-    code."""
+    run measured (``claims``: :func:`harness.analysis.claims.claim_rows`), the pooling
+    gain over RTT and TLS (``pooling``: :func:`harness.analysis.pooling.pooling_gains`) and
+    the exit code."""
     render_summary(summaries, console)
-    table = claims_console_table(claims)
-    if table is not None:
-        console.print(table)
+    for table in (claims_console_table(claims), pooling_console_table(pooling)):
+        if table is not None:
+            console.print(table)
     if comparison.revisions is not None:
         # the tables above are the head's; the base is in the paired checks below
         from harness.compare.paired import paired_headline, revision_text

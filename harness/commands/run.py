@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness import fileset
+from harness.analysis.claims import claim_rows
+from harness.analysis.pooling import pooling_gains
 from harness.analysis.summary import sample_time, summarize_run, summary_json
 from harness.commands.options import (
     EXIT_CODES_HELP,
@@ -143,6 +145,9 @@ class RunCommand:
                 console_for(stderr=False), summaries, comparison,
                 run_id=outcome.run_id, trials=outcome.trials, shard=args.shard,
                 sample=sample_time(doc),
+                # a shard holds a slice of each scenario: its claims wait for the merge
+                claims=() if args.shard else claim_rows(doc["scenarios"]),
+                pooling=() if args.shard else pooling_gains(doc["scenarios"]),
             )  # fmt: skip
         if args.markdown:
             write_export(args.markdown, to_markdown(comparison))

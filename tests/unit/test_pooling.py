@@ -249,3 +249,22 @@ def test_the_interval_brackets_the_difference_and_is_reproducible() -> None:
 
 def test_handshake_round_trips_are_the_issue_anchors() -> None:
     assert dict(HANDSHAKE_RTTS) == {"off": 1, "1.3": 2, "1.2": 3}
+
+
+def test_the_console_prints_each_point_and_each_line() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from harness.console import pooling_console_table
+
+    rows = pooling_gains(grid({"off": 1.0, "1.3": 2.0, "1.2": 3.0}, fixed_s=0.002))
+    table = pooling_console_table(rows)
+    assert table is not None
+    out = StringIO()
+    Console(file=out, width=160, color_system=None).print(table)
+    text = out.getvalue()
+    assert text.count("TLS 1.3") >= 4 and text.count("plain") >= 4
+    assert "no expectation" in text  # 0 ms over TLS
+    assert "2.00 RTT per connection (slope)" in text
+    assert pooling_console_table([]) is None
