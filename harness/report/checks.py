@@ -1,14 +1,18 @@
-"""The comparison's checks as HTML tables: the pivot of ratios (variant, history and paired
-checks), the rule checks (thresholds, data lost, any other kind) and every check in full.
+"""The comparison's checks as HTML tables: the pivot of changes (history, paired and
+variant checks, one table per kind), the rule checks (thresholds, data lost, any other kind)
+and every check in full.
 
 Verdicts, CIs and p-values are shown as the comparison gave them (``RunComparison.to_dict()``
-checks); nothing is recomputed. A check of a kind this module does not know is a rule check.
-A paired check (head against base, measured in the same run) reads ``vs base``: on the
-ratio scale its ratio is head/base like any other; on the difference scale (fractions,
+checks); nothing is recomputed. A ratio reads in the metric's words (``14x faster
+(11-16x)``, ``31% less``: :func:`harness.report.format.fmt_relative`), and an inconclusive
+check says how many repeats would decide it (:func:`decide_text`, from the analysis
+layer's :func:`harness.analysis.stats.repeats_to_decide`). A check of a kind this module
+does not know is a rule check. A paired check (head against base, measured in the same
+run) on the ratio scale is head/base like any other; on the difference scale (fractions,
 integrity errors) the gate stores ``1 + difference``, so it is written back as the
-difference (``+0.50 pp``), never as a ratio.
+difference (``+0.50 pp``), never as a ratio. Every row carries its cell's ``data-*``
+attributes for the page's filters.
 """
-
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -25,7 +29,6 @@ from harness.report.format import (
     fmt_count,
     fmt_metric,
     fmt_p,
-    fmt_ratio,
     fmt_relative,
     is_number,
 )
@@ -258,19 +261,11 @@ def gates_table(checks: Sequence[Mapping[str, Any]]) -> str | None:
     return data_table(rows, columns) if rows else None
 
 
-def _ci_text(check: Mapping[str, Any], low: object, high: object) -> str:
-    if low is None or high is None:
-        return NA
-    if _difference(check):
-        text = _difference_text(check)
-        return text[text.index("[") :] if "[" in text else NA
-    return f"[{fmt_ratio(low)}, {fmt_ratio(high)}]"
-
-
 def checks_table(checks: Sequence[Mapping[str, Any]], scenario: ScenarioData | None = None) -> str:
-    """The comparison's checks: the change in words and as the ratio candidate/baseline
-    with its CI, the verdict, what would decide an inconclusive one, and the reason (a
-    paired check on the difference scale: the difference head - base and its CI)."""
+    """The comparison's checks, one row per check: the medians, the change in words with
+    its CI (a paired check on the difference scale: the difference head - base and its
+    CI), p, the samples, the verdict, what would decide an inconclusive one, and the
+    reason."""
     rows = []
     for c in checks:
         low, high = c.get("ci_low"), c.get("ci_high")
@@ -292,11 +287,13 @@ def checks_table(checks: Sequence[Mapping[str, Any]], scenario: ScenarioData | N
                         if base is not None or cand is not None
                         else NA
                     ),
-                    "change": NA if difference else fmt_relative(metric, c.get("ratio"), low, high),
-                    "ratio": (
-                        _difference_text(c, ci=False) if difference else fmt_ratio(c.get("ratio"))
+                    # in words with its interval (95%; head against base: 1 - alpha); a
+                    # paired rate as its difference in points
+                    "change [CI]": (
+                        (_difference_text(c) if c.get("ratio") is not None else NA)
+                        if difference
+                        else fmt_relative(metric, c.get("ratio"), low, high)
                     ),
-                    "CI (95%; vs base: 1 - alpha)": _ci_text(c, low, high),
                     "p": fmt_p(c.get("p_value")),
                     "n (base/cand)": (
                         f"{fmt_count(c.get('n_baseline'))}/{fmt_count(c.get('n_candidate'))}"
@@ -315,9 +312,7 @@ def checks_table(checks: Sequence[Mapping[str, Any]], scenario: ScenarioData | N
         "metric",
         "against",
         "median base → cand",
-        "change",
-        "ratio",
-        "CI (95%; vs base: 1 - alpha)",
+        "change [CI]",
         "p",
         "n (base/cand)",
         "verdict",
