@@ -57,6 +57,12 @@ class Advice:
     table: Markup | None = None  # every cell, a row each (escaped by data_table)
 
 
+def _action(line: str) -> str:
+    """The action a line starts with, before its colon; "Note" when it has none."""
+    head, colon, _ = line.partition(":")
+    return head if colon and 0 < len(head) <= 40 else "Note"
+
+
 def _row(scenario: str, group: Group, cells: Mapping[str, str]) -> Row:
     """A row of an advice's table: the cell it is about, then ``cells``."""
     return Row(
@@ -120,7 +126,8 @@ def report_advice(
     extra: Iterable[str] = (),
 ) -> list[Advice]:
     """Everything a reader must do before trusting the numbers, as actions."""
-    out: list[Advice] = [Advice("Note", str(w)) for w in extra]
+    # the caller's lines say their action before a colon ("Compare on one machine: ...")
+    out = [Advice(_action(str(w)), str(w)) for w in extra]
     if not results.get("complete", True):
         out.append(
             Advice(

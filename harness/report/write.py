@@ -70,8 +70,9 @@ def load_report_history(
         kept.append(entry)
     if other_definition:
         warnings.append(
-            f"{other_definition} history record(s) ran another definition of their scenario "
-            "(different hash) and are left out of the trends."
+            f"Trends start at this scenario's definition: {other_definition} history "
+            "record(s) ran another definition of their scenario (different hash) and are "
+            "left out of the trends."
         )
     runs = sorted({(e.started_at, e.run_id) for e in kept})[-nights:]
     chosen = {run for _, run in runs}
@@ -121,8 +122,9 @@ def _other_environment(results: Mapping[str, Any], baseline: Mapping[str, Any]) 
     if mine == theirs:
         return []
     return [
-        f"The baseline run {baseline.get('run_id')} ran on another environment (fingerprint "
-        f"{theirs}, this run {mine}): differences may come from the machine or the packages."
+        f"Compare on one machine: the baseline run {baseline.get('run_id')} ran on another "
+        f"environment (fingerprint {theirs}, this run {mine}): differences may come from the "
+        "machine or the packages."
     ]
 
 

@@ -98,8 +98,8 @@ def test_trends_keep_earlier_runs_of_the_same_definition_only(tmp_path: Path) ->
 
     assert [r["run_id"] for r in records] == ["night2", "night3"]  # the last two, no future
     assert warnings == [
-        "1 history record(s) ran another definition of their scenario (different hash) and "
-        "are left out of the trends."
+        "Trends start at this scenario's definition: 1 history record(s) ran another "
+        "definition of their scenario (different hash) and are left out of the trends."
     ]
     assert records[0]["groups"][0]["samples"]["wall_s"]
 
@@ -120,7 +120,8 @@ def test_a_baseline_run_from_another_machine_is_refused_or_warned(
 
     assert main([*base, "--any-environment"]) == 0
     page = (run_dir / "index.html").read_text(encoding="utf-8")
-    assert "The baseline run old ran on another environment (fingerprint fedcba9876543210" in page
+    assert "Compare on one machine: the baseline run old ran on another environment " in page
+    assert "(fingerprint fedcba9876543210" in page
 
 
 def test_warnings_name_the_provider_of_each_group() -> None:
