@@ -13,6 +13,7 @@ integrity errors) the gate stores ``1 + difference``, so it is written back as t
 difference (``+0.50 pp``), never as a ratio. Every row carries its cell's ``data-*``
 attributes for the page's filters.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
