@@ -216,7 +216,11 @@ def checks_pivot(
         head = ["provider", "variant", "c", *(["against"] if several else [])]
         out.append(
             f'<p class="table-title">{escape(heading)}</p>'
-            + data_table(table, [*head, *(metric_title(m) for m in columns)])
+            + data_table(
+                table,
+                [*head, *(metric_title(m) for m in columns)],
+                caption=None if scenario is None else f"scenario {scenario.name}, one row per cell",
+            )
         )
     return "\n".join(out) if out else None
 
@@ -320,4 +324,8 @@ def checks_table(checks: Sequence[Mapping[str, Any]], scenario: ScenarioData | N
         "to decide",
         "reason",
     ]
-    return data_table(rows, columns)
+    return data_table(
+        rows,
+        columns,
+        caption=None if scenario is None else f"scenario {scenario.name}, one row per check",
+    )
