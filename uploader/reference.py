@@ -32,6 +32,7 @@ import httpx
 from uploader import protocol, tls
 from uploader.api import Fixes, LocalFile, Outcome, OutcomeClass, Settings, Target
 from uploader.filesource import Chunk, FileSource
+from uploader.loopshare import LoopShare
 from uploader.retry import RetryPolicy
 from uploader.selection import supabase_method
 from uploader.timeouts import StallWatchdog, UploadTimeout, deadline_s, run_watched
@@ -157,6 +158,8 @@ class _Run:
         self.records_metadata = False
         self.meta_client: httpx.Client | None = None  # only for the blocking insert
         self.claimed: set[str] = set()
+        # the loop's turns shared between the uploads' bodies (uploader.loopshare)
+        self.share = LoopShare()
         # one context for every session of the run: the target's CA, or aiohttp's default
         self.ssl: ssl.SSLContext | bool = tls.ssl_context(target) or True
 
@@ -274,6 +277,9 @@ class _Run:
                 yield req.head
             if source is not None and req.body_size:
                 async for chunk in source.chunks(start, start + req.body_size):
+                    # before the chunk, never after the last one (filesource.py: the body
+                    # must end at once after its last byte)
+                    await self.share.turn(len(chunk))
                     progress.add(len(chunk))
                     yield chunk
             if req.tail:
