@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 from collections.abc import Iterator
 
 import httpx
@@ -16,6 +17,7 @@ import pytest
 import xxhash
 
 from harness.mockprovider import MockConfig, MockServer
+from harness.mockprovider.tls import make_tls
 from uploader.api import LocalFile, Settings, Target
 from uploader.reference import ReferenceUploader
 from uploader.sync_baseline import SyncBaselineUploader
@@ -59,6 +61,33 @@ def test_reference_streams_256_mib_in_bounded_memory(
     (outcome,) = asyncio.run(
         ReferenceUploader().upload_many([big_file], supabase(server), Settings())
     )
+    assert outcome.outcome == "ok", outcome.error
+    assert outcome.bytes_sent == SIZE
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[MockServer, str]]:
+    tls = make_tls("1.3")
+    ca_file = str(tls.write_ca(tmp_path_factory.mktemp("ca") / "ca.pem"))
+    with MockServer.in_thread(
+        MockConfig(keys=(KEY,)), port=0, ssl_context=tls.server_context
+    ) as srv:
+        yield srv, ca_file
+
+
+@pytest.mark.slow
+@pytest.mark.limit_memory("16 MB")
+def test_reference_streams_256_mib_over_tls_in_bounded_memory(
+    tls_server: tuple[MockServer, str], big_file: LocalFile
+) -> None:
+    """Over TLS 1.3 too (issue 16): the page-cache reads, the SSL transport's buffers and
+    the mock's decryption (in this process) stay within the same 16 MB."""
+    srv, ca_file = tls_server
+    verify = ssl.create_default_context(cafile=ca_file)
+    httpx.post(f"{srv.url}/__mock/reset", timeout=30, verify=verify).raise_for_status()
+    target = Target("supabase", srv.url + "/supabase", KEY, record_metadata=False, ca_file=ca_file)
+    settings = Settings(tus_threshold_bytes=1 << 30)  # one raw-body request, like curl's
+    (outcome,) = asyncio.run(ReferenceUploader().upload_many([big_file], target, settings))
     assert outcome.outcome == "ok", outcome.error
     assert outcome.bytes_sent == SIZE
 
