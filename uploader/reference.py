@@ -1,7 +1,8 @@
 """``async``: the reference uploader.
 
 One pooled aiohttp session with explicit limits, chunked streaming with bounded read-ahead
-(:mod:`uploader.filesource`) and a known Content-Length, a fresh body per attempt, semaphore-bounded
+(:mod:`uploader.filesource`) and a known Content-Length, the loop's turns shared between the
+bodies (:mod:`uploader.loopshare`), a fresh body per attempt, semaphore-bounded
 concurrency, the metadata insert as an async request that never blocks the loop (the
 seed's blocking call only with ``offload_blocking=off``), full-jitter retries that honour
 the server's requested wait, a size-aware deadline plus a stall watchdog, and TUS
