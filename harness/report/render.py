@@ -63,7 +63,8 @@ __all__ = ["REPORT_DATA_VERSION", "render_report", "report_data"]
 # Version of the JSON in <script id="report-data">; bump when its shape changes.
 # 3: "paired" (head against base of a base-and-head run) and headline "paired".
 # 4: "changes" (the first screen's regressions and improvements: size, since when).
-REPORT_DATA_VERSION = 4
+# 5: claims carry their variants, network and TLS.
+REPORT_DATA_VERSION = 5
 
 # The medians of every cell in the embedded JSON: every metric timing trials carry.
 _SUMMARY_METRICS = tuple(m.name for m in METRIC_TABLE if m.source == "trial")
@@ -165,9 +166,13 @@ def report_data(
                 "scenario": r.scenario,
                 "provider": r.provider,
                 "metric": r.metric,
+                "before_variant": r.before_variant,
+                "after_variant": r.after_variant,
                 "before": r.before,
                 "after": r.after,
                 "verdict": r.verdict,
+                "network": r.network,
+                "tls": r.tls,
             }
             for r in claims
         ],
