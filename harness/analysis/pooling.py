@@ -37,8 +37,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
-from scipy import stats as sps
 
 from harness.analysis import stats
 from harness.analysis.ablation import variant_specs
@@ -53,7 +51,6 @@ __all__ = [
     "TOLERANCE",
     "PoolingFit",
     "PoolingGain",
-    "difference_of_medians_ci",
     "pooling_fits",
     "pooling_gains",
     "pooling_pairs",
@@ -74,7 +71,8 @@ _MIN_CI_SAMPLES: Final = 3
 class PoolingGain:
     """One point of the curve: at ``rtt_ms`` with ``tls`` (``off``, ``1.2``, ``1.3``), the
     per-upload p50 latency of ``unpooled`` minus ``pooled`` (seconds). ``ci_low_s`` and
-    ``ci_high_s`` bound ``difference_s`` (95 %, :func:`difference_of_medians_ci`; None with
+    ``ci_high_s`` bound ``difference_s`` (95 %,
+    :func:`harness.analysis.stats.bootstrap_difference_ci`; None with
     fewer than 3 values a side); ``connections_per_upload`` is what each upload of
     ``unpooled`` opened (median over its trials); ``rtt_per_connection`` the difference in
     round trips per new connection (None at 0 ms, or when a figure is missing)."""
@@ -207,52 +205,6 @@ def _connections_per_upload(scenario: ScenarioDoc, cell: Cell) -> float | None:
     return _median(values)
 
 
-def _difference_statistic(
-    pooled: npt.NDArray[np.float64], unpooled: npt.NDArray[np.float64], axis: int = -1
-) -> npt.NDArray[np.float64]:
-    result: npt.NDArray[np.float64] = np.median(unpooled, axis=axis) - np.median(pooled, axis=axis)
-    return result
-
-
-def difference_of_medians_ci(
-    pooled: Sequence[float],
-    unpooled: Sequence[float],
-    *,
-    rng: np.random.Generator,
-    confidence: float = 0.95,
-    n_resamples: int = _RESAMPLES,
-) -> stats.Interval | None:
-    """CI of ``median(unpooled) - median(pooled)``: two-sample percentile bootstrap, each
-    side resampled independently (``scipy.stats.bootstrap``, as
-    :func:`harness.analysis.stats.bootstrap_ratio_ci` does for a ratio). None with fewer
-    than 3 values on a side; with fewer than about 10 the interval is descriptive."""
-    if min(len(pooled), len(unpooled)) < _MIN_CI_SAMPLES:
-        return None
-    a = np.asarray(pooled, dtype=np.float64)
-    b = np.asarray(unpooled, dtype=np.float64)
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        return None
-    if np.ptp(a) == 0.0 and np.ptp(b) == 0.0:  # no spread: every resample agrees
-        value = float(np.median(b) - np.median(a))
-        return stats.Interval(value, value, confidence, _CI_METHOD)
-    result = sps.bootstrap(
-        (a, b),
-        _difference_statistic,
-        n_resamples=n_resamples,
-        confidence_level=confidence,
-        method="percentile",
-        vectorized=True,
-        rng=rng,
-    )
-    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return None
-    return stats.Interval(low, high, confidence, _CI_METHOD)
-
-
-_CI_METHOD: Final = "percentile bootstrap of the difference of medians"
-
-
 def pooling_gains(scenarios: Iterable[ScenarioDoc], *, seed: int = 0) -> list[PoolingGain]:
     """One :class:`PoolingGain` per (scenario with a network profile, pooled/unpooled pair,
     provider, concurrency both ran at), sorted by TLS (off, 1.3, 1.2), RTT, provider,
@@ -280,7 +232,9 @@ def pooling_gains(scenarios: Iterable[ScenarioDoc], *, seed: int = 0) -> list[Po
                 off = samples[cell].get("latency_p50_s") or []
                 p_on, p_off = _median(on), _median(off)
                 diff = p_off - p_on if p_on is not None and p_off is not None else None
-                interval = difference_of_medians_ci(on, off, rng=rng)
+                interval = stats.bootstrap_difference_ci(
+                    on, off, rng=rng, n_resamples=_RESAMPLES, min_samples=_MIN_CI_SAMPLES
+                )
                 per_upload = _connections_per_upload(scenario, cell)
                 per_connection = (
                     diff / (per_upload * rtt / 1e3)

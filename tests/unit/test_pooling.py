@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from harness.analysis import stats
 from harness.analysis.pooling import (
     HANDSHAKE_RTTS,
-    difference_of_medians_ci,
     pooling_fits,
     pooling_gains,
     pooling_pairs,
@@ -227,15 +227,15 @@ def test_the_interval_brackets_the_difference_and_is_reproducible() -> None:
     rng = np.random.default_rng(1)
     pooled = list(0.1 + rng.normal(0, 0.003, 8))
     unpooled = list(0.3 + rng.normal(0, 0.003, 8))
-    a = difference_of_medians_ci(pooled, unpooled, rng=np.random.default_rng(0))
-    b = difference_of_medians_ci(pooled, unpooled, rng=np.random.default_rng(0))
+    a = stats.bootstrap_difference_ci(pooled, unpooled, rng=np.random.default_rng(0))
+    b = stats.bootstrap_difference_ci(pooled, unpooled, rng=np.random.default_rng(0))
     assert a is not None
     assert a == b
     assert a.low < float(np.median(unpooled) - np.median(pooled)) < a.high
     assert 0.18 < a.low < a.high < 0.22
     assert "difference of medians" in a.method
-    assert difference_of_medians_ci([0.1, 0.1], [0.2, 0.2, 0.2], rng=rng) is None
-    flat = difference_of_medians_ci([0.1] * 3, [0.3] * 3, rng=rng)
+    assert stats.bootstrap_difference_ci([0.1, 0.1], [0.2, 0.2, 0.2], rng=rng) is None
+    flat = stats.bootstrap_difference_ci([0.1] * 3, [0.3] * 3, rng=rng)
     assert flat is not None
     assert flat.low == flat.high == pytest.approx(0.2)
     rows = pooling_gains(grid({"off": 1.0, "1.3": 2.0, "1.2": 3.0}))
