@@ -341,6 +341,8 @@ def render_report(
     template = _environment().get_template("report.html")
     return template.render(
         run_id=str(results.get("run_id") or "unknown run"),
+        # said on the first screen, not only in the folded advice
+        incomplete=not results.get("complete", True),
         started_at=str(results.get("started_at") or ""),
         finished_at=str(results.get("finished_at") or ""),
         # the analysis layer's sentence, as the console prints it

@@ -286,7 +286,10 @@ def test_harness_errors_and_other_fingerprints_are_warned(small: dict[str, Any])
     history = make_history(nights=3, specs=_small_specs(), other_fingerprint_nights=2)
     page = render_report(results, history=history, environment_warnings=["noisy <runner>"])
     assert "1 trial(s) failed with a harness error" in page
-    assert "incomplete" in page
+    # on the first screen, inside the verdict's box, not only in the folded advice
+    headline = page[page.index('<section id="headline"') : page.index("</section>")]
+    assert 'id="incomplete"' in headline
+    assert "This run is incomplete" in headline
     assert "2 of 3 earlier run(s) in history ran on another environment" in page
     assert f"than this run ({FINGERPRINT})" in page
     assert "noisy &lt;runner&gt;" in page
