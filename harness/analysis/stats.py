@@ -201,21 +201,38 @@ def bootstrap_ratio_ci(
         return None
     with warnings.catch_warnings():
         # Resamples whose baseline median is 0 give nan; scipy then warns (about BCa, even
-        # for the percentile method). The nan interval is handled below.
+        # for the percentile method). The nan interval is handled by _percentile_bootstrap.
         warnings.simplefilter("ignore", sps.DegenerateDataWarning)
-        result = sps.bootstrap(
-            (cand, base),
-            _ratio_statistic,
-            n_resamples=n_resamples,
-            confidence_level=confidence,
-            method="percentile",
-            vectorized=True,
-            rng=rng,
-        )
+        return _percentile_bootstrap(
+            (cand, base), _ratio_statistic, "percentile bootstrap of the ratio of medians",
+            rng=rng, confidence=confidence, n_resamples=n_resamples,
+        )  # fmt: skip
+
+
+def _percentile_bootstrap(
+    samples: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]],
+    statistic: Any,
+    method: str,
+    *,
+    rng: np.random.Generator,
+    confidence: float,
+    n_resamples: int,
+) -> Interval | None:
+    """The two-sample percentile bootstrap both CIs of medians use (each side resampled
+    independently, ``scipy.stats.bootstrap``); None when a bound is not finite."""
+    result = sps.bootstrap(
+        samples,
+        statistic,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        method="percentile",
+        vectorized=True,
+        rng=rng,
+    )
     low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
     if not (math.isfinite(low) and math.isfinite(high)):
         return None
-    return Interval(low, high, confidence, "percentile bootstrap of the ratio of medians")
+    return Interval(low, high, confidence, method)
 
 
 def _difference_statistic(
@@ -250,19 +267,10 @@ def bootstrap_difference_ci(
     if np.ptp(base) == 0.0 and np.ptp(cand) == 0.0:
         value = float(np.median(cand) - np.median(base))
         return Interval(value, value, confidence, method)
-    result = sps.bootstrap(
-        (base, cand),
-        _difference_statistic,
-        n_resamples=n_resamples,
-        confidence_level=confidence,
-        method="percentile",
-        vectorized=True,
-        rng=rng,
-    )
-    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return None
-    return Interval(low, high, confidence, method)
+    return _percentile_bootstrap(
+        (base, cand), _difference_statistic, method,
+        rng=rng, confidence=confidence, n_resamples=n_resamples,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
