@@ -9,6 +9,7 @@ run and then calls it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ def _fingerprint(doc: ResultsDoc) -> str | None:
 def _against_run(
     scenario: ScenarioDoc,
     other: ScenarioDoc | None,
+    baseline_run: ResultsDoc,
     label: str,
     results: ResultsDoc,
     policy: Policy,
@@ -66,8 +68,17 @@ def _against_run(
         policy,
     )
     notes.append(f"{name}: {label}: {why}")
+    other_run = str(baseline_run["run_id"])
+    commit = (baseline_run.get("environment") or {}).get("git_commit")
     run: dict[GroupKey, Mapping[str, Sequence[float]]] = dict(cell_samples(other).items())
-    return baseline_checks(scenario, [run], label, policy, noise)
+    return _compared(baseline_checks(scenario, [run], label, policy, noise), other_run,
+                     other_run, commit)  # fmt: skip
+
+
+def _compared(checks: Sequence[Check], first: str, last: str, commit: object) -> list[Check]:
+    """The checks with the runs they compared with and the last one's commit."""
+    runs, sha = (first, last), str(commit) if commit else None
+    return [replace(c, compared_runs=runs, compared_commit=sha) for c in checks]
 
 
 def _against_history(
@@ -90,9 +101,11 @@ def _against_history(
     if not chosen:
         notes.append(f"{name}: rollback triggers not checked (no comparable history)")
         return [no_baseline_check(name, "history", f"no comparable history: {why}")]
-    label = f"history ({len(chosen)} runs: {chosen[0].run_id}..{chosen[-1].run_id})"
+    first, last = chosen[0].run_id, chosen[-1].run_id
+    label = f"history ({len(chosen)} runs: {first}..{last})"
     runs = [{k: dict(v) for k, v in entry.groups.items()} for entry in chosen]
-    checks = baseline_checks(scenario, runs, label, policy)
+    checks = _compared(baseline_checks(scenario, runs, label, policy), first, last,
+                       chosen[-1].git_commit)  # fmt: skip
     return checks + _trigger_checks(scenario, history, chosen, comparable, notes)
 
 
@@ -189,7 +202,16 @@ def compare_run(
             label = f"run {against}"
             other = other_scenarios.get(scenario["name"])
             checks.extend(
-                _against_run(scenario, other, label, results, policy, noise_history, all_notes)
+                _against_run(
+                    scenario,
+                    other,
+                    baseline_run,
+                    label,
+                    results,
+                    policy,
+                    noise_history,
+                    all_notes,
+                )
             )
         elif history is not None:
             checks.extend(_against_history(scenario, history, results, policy, all_notes))

@@ -96,6 +96,10 @@ class Check:
     min_effect: float | None = None
     gating: bool = False
     higher_is_better: bool | None = None
+    # against history or another run: the first and last run compared with (one run: the
+    # same twice) and the last one's commit, so that readers need not parse ``baseline``
+    compared_runs: tuple[str, str] | None = None
+    compared_commit: str | None = None
 
     @property
     def failed(self) -> bool:

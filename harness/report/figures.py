@@ -23,7 +23,6 @@ string from a scenario file or history record is escaped here.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -289,15 +288,11 @@ def _history_check(
     return None
 
 
-_HISTORY_LABEL = re.compile(r"\((\d+) runs?: (.+?)\.\.(.+?)\)$")
-
-
 def _band_start(check: Mapping[str, Any], x: _XAxis) -> float:
-    """Where the check's baseline nights begin: the first run its label names
-    (``history (5 runs: a..b)``), the one run it was against, or the chart's left edge."""
-    label = str(check.get("baseline", ""))
-    found = _HISTORY_LABEL.search(label)
-    first = found.group(2) if found else label
+    """Where the check's baseline nights begin: the first run it compared with
+    (``compared_runs``), or the chart's left edge."""
+    compared = check.get("compared_runs")
+    first = str(compared[0]) if isinstance(compared, list | tuple) and compared else ""
     return x.at.get(first, x.lo)
 
 

@@ -12,7 +12,6 @@ as a regression. Every gating check that failed is listed by name, whatever its 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -203,10 +202,6 @@ class Change:
         )
 
 
-_HISTORY_LABEL = re.compile(r"\.\.([^\s)]+)\)\s*$")
-_RUN_LABEL = re.compile(r"^run (\S+)")
-
-
 def _short(commit: object) -> str | None:
     return str(commit)[:8] if commit else None
 
@@ -226,12 +221,12 @@ def _since(
     if kind == "paired":
         base, head = revision_text(revisions.get("base")), revision_text(revisions.get("head"))
         return f"base {base} → head {head}"
-    match = _HISTORY_LABEL.search(label) or _RUN_LABEL.search(label)
-    last = match.group(1) if match else None
+    compared = check.get("compared_runs")
+    last = str(compared[-1]) if isinstance(compared, list | tuple) and compared else None
     mine = _short(this_commit) or "this run (no commit recorded)"
     if last is None:
         return f"against {label or 'history'}; this run at {mine}"
-    theirs = _short(commits.get(last))
+    theirs = _short(check.get("compared_commit") or commits.get(last))
     if theirs:
         return f"commits {theirs}..{mine} ({last} → this run)"
     return f"since run {last} (no commit recorded) → this run at {mine}"
