@@ -369,7 +369,10 @@ def verdict_sentence(
                 f"{'' if n == 1 else 's'} (below)."
             )
         checked = head.unchanged + head.inconclusive + head.passed
-        return f"Nothing changed: every gating check holds ({checked} checks)."
+        return (
+            f"Nothing changed: every gating check holds ({checked} check"
+            f"{'' if checked == 1 else 's'})."
+        )
     if code == 3:
         return (
             f"Inconclusive: nothing regressed that we can tell, but {head.inconclusive} gating "

@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from harness.analysis.ablation import ablation_rows
 from harness.analysis.changepoints import CONFIRM
-from harness.analysis.claims import ClaimRow, claim_rows
+from harness.analysis.claims import ClaimRow, claim_rows, network_text, tls_text
 from harness.analysis.memory import memory_slope_by_variant
 from harness.analysis.summary import sample_time
 from harness.metrics import METRIC_TABLE, METRICS
@@ -289,6 +289,9 @@ def render_report(
                 "name": scenario.name,
                 "baseline": scenario.baseline,
                 "claim": scenario.claim,
+                # where it ran: "regional (50 ms RTT)", "TLS 1.3" (the claims table's words)
+                "conditions": f"{network_text(scenario.definition)}, "
+                f"{tls_text(scenario.definition)}",
                 "description": str(scenario.definition.get("description") or ""),
                 "measured": Markup(tables.measured_table(scenario)) if scenario.groups else None,  # noqa: S704
                 "variants": _markup(tables.variants_table(scenario)),

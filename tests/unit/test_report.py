@@ -399,3 +399,14 @@ def test_claims_find_sync_and_async_by_spec_whatever_the_scenario_names_them() -
     assert row.verdict == "met"
     page = render_report(results)
     assert "kimi: legacy c=2, reference c=2" in page
+
+
+def test_each_scenario_says_the_network_and_tls_it_ran_over(small: dict[str, Any]) -> None:
+    results = copy.deepcopy(small["results"])
+    first = results["scenarios"][0]
+    first["definition"] = {**first["definition"], "network": {"name": "regional", "rtt_ms": 50},
+                           "tls": "1.3"}  # fmt: skip
+    page = render_report(results)
+    assert 'ran over <span class="conditions">regional (50 ms RTT), TLS 1.3</span>' in page
+    if len(results["scenarios"]) > 1:
+        assert 'ran over <span class="conditions">loopback, plain HTTP</span>' in page
